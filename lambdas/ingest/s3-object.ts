@@ -1,0 +1,98 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { IngestError } from './errors';
+import type { ObjectRef } from './types';
+
+/** Reading an object from S3 failed. */
+export class ObjectReadError extends IngestError {
+  readonly retryable = true;
+}
+
+/**
+ * The object was overwritten while it was processed. The record fails, so it
+ * is retried and the newest version is registered.
+ */
+export class ObjectChangedError extends IngestError {
+  readonly retryable = true;
+}
+
+/** What HeadObject returns about the object being ingested. */
+export interface ObjectHead {
+  readonly size: number;
+  readonly eTag: string;
+  readonly versionId?: string;
+  /** User metadata, keys lowercased without the `x-amz-meta-` prefix. */
+  readonly metadata: Record<string, string>;
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'NotFound' || error.name === 'NoSuchKey' || error.name === 'NoSuchVersion')
+  );
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'PreconditionFailed';
+}
+
+function describe(ref: ObjectRef): string {
+  return `s3://${ref.bucket}/${ref.key}`;
+}
+
+/** Reads the object's size, ETag and user metadata; returns undefined when it no longer exists. */
+export async function headObject(s3: S3Client, ref: ObjectRef): Promise<ObjectHead | undefined> {
+  try {
+    const output = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    return {
+      size: output.ContentLength ?? 0,
+      eTag: output.ETag ?? '',
+      versionId: output.VersionId,
+      metadata: output.Metadata ?? {},
+    };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    const name = error instanceof Error ? error.name : 'Error';
+    throw new ObjectReadError(
+      `Reading the metadata of ${describe(ref)} failed (${name}): check that the function may read the bucket.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Opens a stream of bytes `start` (inclusive) to `end` (exclusive) of the
+ * object, or of the whole object when no range is given. The read is
+ * conditional on the ETag, so a changed object raises ObjectChangedError.
+ */
+export async function openObject(
+  s3: S3Client,
+  ref: ObjectRef,
+  head: ObjectHead,
+  range?: { start: number; end: number },
+): Promise<Readable> {
+  const rangeHeader =
+    range === undefined || range.end <= range.start
+      ? undefined
+      : `bytes=${range.start}-${range.end - 1}`;
+  try {
+    const output = await s3.send(
+      new GetObjectCommand({
+        Bucket: ref.bucket,
+        Key: ref.key,
+        IfMatch: head.eTag || undefined,
+        Range: rangeHeader,
+      }),
+    );
+    return output.Body as Readable;
+  } catch (error) {
+    if (isPreconditionFailed(error) || isNotFound(error)) {
+      throw new ObjectChangedError(
+        `${describe(ref)} changed or was deleted while it was read: the record is retried so that the newest version is registered.`,
+        { cause: error },
+      );
+    }
+    const name = error instanceof Error ? error.name : 'Error';
+    throw new ObjectReadError(`Reading ${describe(ref)} failed (${name}).`, { cause: error });
+  }
+}

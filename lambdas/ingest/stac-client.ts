@@ -1,0 +1,343 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import type { TokenProvider } from './cognito';
+import { IngestError } from './errors';
+import type { AssetMetadata, AssetTarget, PartMd5 } from './types';
+
+/** Statuses the API's documentation says are worth retrying. */
+const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
+
+/** Default number of retries after the first attempt of a request. */
+const DEFAULT_MAX_RETRIES = 3;
+/** First backoff delay; each retry doubles it, with full jitter. */
+const BASE_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 5000;
+/** Default time limit of one request. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** A request to the STAC API or to a presigned part URL failed. */
+export class StacApiError extends IngestError {
+  readonly retryable: boolean;
+
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly responseBody?: unknown,
+    options?: { cause?: unknown; retryable?: boolean },
+  ) {
+    super(message, options);
+    this.retryable =
+      options?.retryable ??
+      (status === undefined || RETRYABLE_STATUSES.has(status) || status === 401);
+  }
+}
+
+/** Asset as the API returns it. */
+export interface StacAsset extends AssetMetadata {
+  'file:checksum'?: string;
+  href?: string;
+}
+
+/** Presigned URL of one part, as returned by upload creation. */
+export interface UploadUrl {
+  readonly url: string;
+  readonly part: number;
+  readonly expires: string;
+}
+
+/** Multipart upload as the API returns it. */
+export interface StacUpload {
+  readonly upload_id: string;
+  readonly status: 'in-progress' | 'completed' | 'aborted';
+  readonly number_parts: number;
+  readonly urls?: UploadUrl[];
+  readonly created: string;
+  readonly 'file:checksum': string;
+}
+
+/** Body of upload creation. */
+export interface CreateUploadRequest {
+  readonly number_parts: number;
+  readonly md5_parts: PartMd5[];
+  readonly 'file:checksum': string;
+}
+
+/** Options of {@link StacClient}. */
+export interface StacClientOptions {
+  /** Root of the STAC API v1, for example `https://data.geo.admin.ch/api/stac/v1`. */
+  readonly baseUrl: string;
+  readonly tokens: TokenProvider;
+  /** Retries after the first attempt for retryable failures. @default 3 */
+  readonly maxRetries?: number;
+  /** Time limit of one request in milliseconds. @default 30000 */
+  readonly requestTimeoutMs?: number;
+  /** Called before each retry, for logging. */
+  readonly onRetry?: (details: { operation: string; attempt: number; error: StacApiError }) => void;
+}
+
+/** Removes the query string, which for presigned URLs holds the signature. */
+export function redactUrl(url: string): string {
+  const index = url.indexOf('?');
+  return index === -1 ? url : url.slice(0, index);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Client of the transactional STAC API: assets and their multipart uploads.
+ * Retries 429, 502, 503, 504 and network errors with exponential backoff
+ * and jitter; a 401 gets one new token and one retry.
+ */
+export class StacClient {
+  private readonly baseUrl: string;
+  private readonly tokens: TokenProvider;
+  private readonly maxRetries: number;
+  private readonly requestTimeoutMs: number;
+  private readonly onRetry?: StacClientOptions['onRetry'];
+  private requests = 0;
+
+  constructor(options: StacClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.tokens = options.tokens;
+    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.onRetry = options.onRetry;
+  }
+
+  /** Number of HTTP requests sent so far, parts included. */
+  get requestCount(): number {
+    return this.requests;
+  }
+
+  /** Path of an asset below the API root. */
+  assetPath(target: AssetTarget): string {
+    const collection = `/collections/${encodeURIComponent(target.collection)}`;
+    const item = target.item === undefined ? '' : `/items/${encodeURIComponent(target.item)}`;
+    return `${collection}${item}/assets/${encodeURIComponent(target.asset)}`;
+  }
+
+  /** Reads an asset; returns undefined when it does not exist. */
+  async getAsset(target: AssetTarget): Promise<StacAsset | undefined> {
+    const response = await this.send('GET', this.assetPath(target), undefined, { allow404: true });
+    return response.status === 404 ? undefined : (response.body as StacAsset);
+  }
+
+  /** Creates or updates the asset's metadata; returns true when it was created. */
+  async putAsset(target: AssetTarget, metadata: AssetMetadata): Promise<boolean> {
+    const response = await this.send('PUT', this.assetPath(target), metadata);
+    return response.status === 201;
+  }
+
+  /** Starts a multipart upload and returns it with its presigned part URLs. */
+  async createUpload(target: AssetTarget, body: CreateUploadRequest): Promise<StacUpload> {
+    const response = await this.send('POST', `${this.assetPath(target)}/uploads`, body);
+    return response.body as StacUpload;
+  }
+
+  /** Lists the asset's uploads, optionally only those with a status. */
+  async listUploads(target: AssetTarget, status?: StacUpload['status']): Promise<StacUpload[]> {
+    const query = status === undefined ? '' : `?status=${status}`;
+    const response = await this.send('GET', `${this.assetPath(target)}/uploads${query}`);
+    return (response.body as { uploads?: StacUpload[] }).uploads ?? [];
+  }
+
+  /** Completes an upload with the ETags of its parts. */
+  async completeUpload(
+    target: AssetTarget,
+    uploadId: string,
+    parts: { etag: string; part_number: number }[],
+  ): Promise<StacUpload> {
+    const path = `${this.assetPath(target)}/uploads/${encodeURIComponent(uploadId)}/complete`;
+    const response = await this.send('POST', path, { parts });
+    return response.body as StacUpload;
+  }
+
+  /** Aborts an upload, which drops its parts. */
+  async abortUpload(target: AssetTarget, uploadId: string): Promise<void> {
+    const path = `${this.assetPath(target)}/uploads/${encodeURIComponent(uploadId)}/abort`;
+    await this.send('POST', path, {});
+  }
+
+  /**
+   * Sends one part to its presigned URL with its Content-MD5 and returns the
+   * ETag. `openBody` is called once per attempt, so a retry reads the part again.
+   */
+  async uploadPart(
+    url: string,
+    part: { partNumber: number; md5: string; size: number },
+    openBody: () => Promise<Readable>,
+  ): Promise<string> {
+    const operation = `PUT part ${part.partNumber} to ${redactUrl(url)}`;
+    return this.withRetries(operation, async () => {
+      const body = await openBody();
+      const response = await this.putStream(url, body, {
+        'Content-MD5': part.md5,
+        'Content-Length': String(part.size),
+      });
+      if (response.status !== 200) {
+        throw new StacApiError(
+          `${operation} failed with HTTP ${response.status}: ${summarizeXmlError(response.text)}`,
+          response.status,
+          response.text,
+        );
+      }
+      const etag = response.headers.etag;
+      if (typeof etag !== 'string' || etag === '') {
+        throw new StacApiError(`${operation} returned no ETag header.`, response.status);
+      }
+      return etag;
+    });
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { allow404?: boolean } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const operation = `${method} ${path}`;
+    let renewedToken = false;
+
+    return this.withRetries(operation, async () => {
+      const token = method === 'GET' ? undefined : await this.tokens.getToken();
+      const headers: Record<string, string> = { Accept: 'application/json' };
+      if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+
+      let response: Response;
+      this.requests += 1;
+      try {
+        response = await fetch(`${this.baseUrl}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.requestTimeoutMs),
+        });
+      } catch (error) {
+        throw new StacApiError(
+          `${operation} failed: ${describeNetworkError(error)}`,
+          undefined,
+          undefined,
+          {
+            cause: error,
+          },
+        );
+      }
+
+      const text = await response.text();
+      const parsed = parseJson(text);
+      if (response.ok || (options.allow404 && response.status === 404)) {
+        return { status: response.status, body: parsed };
+      }
+
+      if (response.status === 401 && token !== undefined && !renewedToken) {
+        // One new token and one more attempt; a second 401 is final.
+        renewedToken = true;
+        this.tokens.invalidate(token);
+        throw new StacApiError(`${operation} was rejected with HTTP 401.`, 401, parsed, {
+          retryable: true,
+        });
+      }
+      throw new StacApiError(
+        `${operation} failed with HTTP ${response.status}: ${describeApiError(parsed, text)}`,
+        response.status,
+        parsed,
+        { retryable: RETRYABLE_STATUSES.has(response.status) },
+      );
+    });
+  }
+
+  private async withRetries<T>(operation: string, attempt: () => Promise<T>): Promise<T> {
+    for (let retry = 0; ; retry += 1) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof StacApiError) || !error.retryable || retry >= this.maxRetries) {
+          throw error;
+        }
+        this.onRetry?.({ operation, attempt: retry + 1, error });
+        if (error.status !== 401) {
+          const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** retry);
+          // At least 100 ms, as the API's documentation asks for.
+          await sleep(100 + Math.random() * ceiling);
+        }
+      }
+    }
+  }
+
+  private putStream(
+    url: string,
+    body: Readable,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; headers: IncomingMessage['headers']; text: string }> {
+    this.requests += 1;
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+
+    return new Promise((resolve, reject) => {
+      const fail = (error: unknown) => {
+        body.destroy();
+        reject(
+          new StacApiError(
+            `PUT ${redactUrl(url)} failed: ${describeNetworkError(error)}`,
+            undefined,
+            undefined,
+            { cause: error },
+          ),
+        );
+      };
+      const request = send(
+        url,
+        { method: 'PUT', headers, timeout: this.requestTimeoutMs },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', fail);
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('request timed out')));
+      request.on('error', fail);
+      body.on('error', (error) => request.destroy(error));
+      body.pipe(request);
+    });
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function describeApiError(parsed: unknown, text: string): string {
+  if (typeof parsed === 'object' && parsed !== null && 'description' in parsed) {
+    const description = (parsed as { description: unknown }).description;
+    return typeof description === 'string' ? description : JSON.stringify(description);
+  }
+  return text.slice(0, 500) || '(empty body)';
+}
+
+function summarizeXmlError(text: string): string {
+  const code = text.match(/<Code>([^<]*)<\/Code>/)?.[1];
+  const message = text.match(/<Message>([^<]*)<\/Message>/)?.[1];
+  if (code === undefined) return text.slice(0, 200) || '(empty body)';
+  return message === undefined ? code : `${code}: ${message}`;
+}
+
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+  return `${error.message}${cause}`;
+}
