@@ -1,0 +1,267 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { computeDigests } from './digests';
+import { IngestError, InvalidInputError } from './errors';
+import { parseBatch } from './events';
+import { type KeyLayout, resolveTarget } from './key-layout';
+import { checkExtensionMatchesMediaType, mediaTypeFromFileName } from './media-types';
+import { parseUserMetadata } from './metadata';
+import { planParts } from './part-plan';
+import { registerAsset } from './register';
+import { headObject, openObject } from './s3-object';
+import { redactUrl, type StacClient } from './stac-client';
+import type { AssetMetadata, AssetTarget, ObjectRef } from './types';
+
+/** Time left in the invocation below which no new object is started. */
+const DEFAULT_DEADLINE_MARGIN_MS = 10_000;
+
+/** Units used by the ingest metrics, a subset of CloudWatch's. */
+export type MetricUnitName = 'Count' | 'Bytes' | 'Milliseconds';
+
+/** Where the ingest records its metrics; Powertools' Metrics fits this shape. */
+export interface MetricsSink {
+  addMetric(name: string, unit: MetricUnitName, value: number): unknown;
+}
+
+/** Settings of the ingest core, independent of where it runs. */
+export interface IngestSettings {
+  readonly keyLayouts: KeyLayout[];
+  readonly partSizeBytes: number;
+  /** Parts sent at the same time. @default 4 */
+  readonly partConcurrency?: number;
+}
+
+/** Clients and settings the ingest core runs with. */
+export interface IngestContext {
+  readonly s3: S3Client;
+  readonly stac: StacClient;
+  readonly logger: Logger;
+  readonly settings: IngestSettings;
+  readonly metrics?: MetricsSink;
+  /** Milliseconds left in the invocation. @default unlimited */
+  readonly remainingTimeMs?: () => number;
+}
+
+/** Outcome of one object. */
+export interface ObjectResult {
+  readonly bucket: string;
+  readonly key: string;
+  /** `ingested`: uploaded; `unchanged`: the asset already had this checksum; `skipped`: nothing to do. */
+  readonly status: 'ingested' | 'unchanged' | 'skipped' | 'failed';
+  readonly collection?: string;
+  readonly item?: string;
+  readonly asset?: string;
+  readonly type?: string;
+  readonly checksum?: string;
+  readonly href?: string;
+  readonly size?: number;
+  readonly uploadId?: string;
+  readonly durationMs: number;
+  readonly reason?: string;
+  readonly error?: IngestError | Error;
+}
+
+/** Outcome of a batch: the records to retry and what happened to each object. */
+export interface BatchResult extends SQSBatchResponse {
+  readonly results: ObjectResult[];
+}
+
+/** Log keys that identify an object and its target. */
+function objectKeys(ref: ObjectRef, target?: AssetTarget): Record<string, string | undefined> {
+  return {
+    bucket: ref.bucket,
+    key: ref.key,
+    collection: target?.collection,
+    item: target?.item,
+    asset: target?.asset,
+  };
+}
+
+/** Builds the asset metadata from the target, the file name and the object's user metadata. */
+function describeAsset(
+  ref: ObjectRef,
+  userMetadata: Record<string, string>,
+  layouts: KeyLayout[],
+): { target: AssetTarget; metadata: AssetMetadata } {
+  const parsed = parseUserMetadata(userMetadata, ref.key);
+  const target = resolveTarget(ref.key, layouts, parsed.assetId);
+  const type = parsed.mediaType ?? mediaTypeFromFileName(target.asset);
+  checkExtensionMatchesMediaType(target.asset, type);
+  return { target, metadata: { ...parsed.fields, id: target.asset, type } };
+}
+
+/**
+ * Registers one S3 object as a STAC asset. Returns `skipped` when the object
+ * no longer exists; throws an {@link IngestError} when it fails.
+ */
+export async function ingestObject(ref: ObjectRef, context: IngestContext): Promise<ObjectResult> {
+  const startedAt = Date.now();
+  const { s3, stac, settings } = context;
+  const logger = context.logger.createChild({ persistentKeys: objectKeys(ref) });
+
+  const head = await headObject(s3, ref);
+  if (head === undefined) {
+    logger.warn('Object no longer exists, skipped');
+    return {
+      bucket: ref.bucket,
+      key: ref.key,
+      status: 'skipped',
+      reason: 'object-deleted',
+      durationMs: Date.now() - startedAt,
+    };
+  }
+
+  const { target, metadata } = describeAsset(ref, head.metadata, settings.keyLayouts);
+  logger.appendPersistentKeys(objectKeys(ref, target));
+  if (head.size === 0) {
+    throw new InvalidInputError(
+      `s3://${ref.bucket}/${ref.key} is empty (0 bytes): an empty file is not registered, so upload the file again with its content.`,
+    );
+  }
+
+  const parts = planParts(head.size, { partSizeBytes: settings.partSizeBytes });
+  const body = await openObject(s3, ref, head);
+  const digests = await computeDigests(body, parts);
+  logger.debug('Computed digests', { checksum: digests.checksum, parts: parts.length });
+
+  const result = await registerAsset({
+    stac,
+    target,
+    metadata,
+    digests,
+    parts,
+    openPart: (part) => openObject(s3, ref, head, part),
+    partConcurrency: settings.partConcurrency,
+    onUploadCreated: (uploadId) => {
+      logger.appendPersistentKeys({ upload_id: uploadId });
+      logger.info('Upload created', { parts: parts.length, size: head.size });
+    },
+    onAbortFailed: (uploadId, error) =>
+      logger.error('Aborting the upload failed: abort it by hand', { upload_id: uploadId, error }),
+  });
+
+  return {
+    bucket: ref.bucket,
+    key: ref.key,
+    status: result.outcome === 'uploaded' ? 'ingested' : 'unchanged',
+    collection: target.collection,
+    item: target.item,
+    asset: target.asset,
+    type: metadata.type,
+    checksum: digests.checksum,
+    href: result.href === undefined ? undefined : redactUrl(result.href),
+    size: head.size,
+    uploadId: result.uploadId,
+    durationMs: Date.now() - startedAt,
+  };
+}
+
+function recordMetrics(metrics: MetricsSink | undefined, result: ObjectResult): void {
+  if (metrics === undefined) return;
+  if (result.status === 'ingested') {
+    metrics.addMetric('FilesIngested', 'Count', 1);
+    metrics.addMetric('BytesIngested', 'Bytes', result.size ?? 0);
+    metrics.addMetric('IngestDuration', 'Milliseconds', result.durationMs);
+  } else if (result.status === 'failed') {
+    metrics.addMetric('FilesFailed', 'Count', 1);
+  } else {
+    metrics.addMetric('FilesSkipped', 'Count', 1);
+  }
+}
+
+function logResult(logger: Logger, ref: ObjectRef, result: ObjectResult): void {
+  const { error, ...fields } = result;
+  const keys = { ...objectKeys(ref), ...fields };
+  if (result.status === 'failed') {
+    const retryable = error instanceof IngestError ? error.retryable : true;
+    logger.error(retryable ? 'Ingest failed, the record will be retried' : 'Ingest failed', {
+      ...keys,
+      retryable,
+      error,
+    });
+  } else {
+    logger.info(`Object ${result.status}`, keys);
+  }
+}
+
+/** Identity of an object version within a batch, for duplicate detection. */
+function objectIdentity(ref: ObjectRef): string {
+  return JSON.stringify([ref.bucket, ref.key, ref.versionId ?? '', ref.eTag ?? '']);
+}
+
+/**
+ * Ingests every object of an SQS batch (or of a plain S3 event) and returns
+ * the ids of the messages to retry: those with an object that failed. Test
+ * events and folder markers are skipped; the same object twice in one batch
+ * is ingested once.
+ */
+export async function ingestBatch(
+  event: SQSEvent | S3Event,
+  context: IngestContext,
+): Promise<BatchResult> {
+  const { logger } = context;
+  const remainingTimeMs = context.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
+  const failures: { itemIdentifier: string }[] = [];
+  const results: ObjectResult[] = [];
+  const seen = new Map<string, Promise<ObjectResult>>();
+
+  for (const entry of parseBatch(event)) {
+    if (entry.error !== undefined) {
+      logger.error('Invalid event record', { message_id: entry.messageId, error: entry.error });
+      failures.push({ itemIdentifier: entry.messageId });
+      continue;
+    }
+    for (const skipped of entry.skipped) {
+      logger.info('Event record skipped', { message_id: entry.messageId, ...skipped });
+    }
+
+    let failed = false;
+    for (const ref of entry.objects) {
+      if (remainingTimeMs() < DEFAULT_DEADLINE_MARGIN_MS) {
+        logger.warn('Too little time left in the invocation, the record will be retried', {
+          ...objectKeys(ref),
+          remaining_ms: remainingTimeMs(),
+        });
+        failed = true;
+        continue;
+      }
+
+      const identity = objectIdentity(ref);
+      let pending = seen.get(identity);
+      const duplicate = pending !== undefined;
+      if (pending === undefined) {
+        pending = runOne(ref, context);
+        seen.set(identity, pending);
+      }
+      const result = await pending;
+      if (!duplicate) {
+        results.push(result);
+        logResult(logger, ref, result);
+        recordMetrics(context.metrics, result);
+      } else {
+        logger.info('Same object twice in the batch, handled once', objectKeys(ref));
+      }
+      if (result.status === 'failed') failed = true;
+    }
+    if (failed) failures.push({ itemIdentifier: entry.messageId });
+  }
+
+  return { batchItemFailures: failures, results };
+}
+
+async function runOne(ref: ObjectRef, context: IngestContext): Promise<ObjectResult> {
+  const startedAt = Date.now();
+  try {
+    return await ingestObject(ref, context);
+  } catch (error) {
+    return {
+      bucket: ref.bucket,
+      key: ref.key,
+      status: 'failed',
+      reason: error instanceof Error ? error.message : String(error),
+      durationMs: Date.now() - startedAt,
+      error: error instanceof Error ? error : new Error(String(error)),
+    };
+  }
+}

@@ -1,0 +1,125 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { TokenProvider } from './cognito';
+import { type IngestConfig, readConfig } from './config';
+import { ingestBatch, type MetricsSink } from './ingest';
+import { SecretStore } from './secret';
+import { StacClient } from './stac-client';
+
+/** AWS SDK clients the ingest needs; create them once per container. */
+export interface AwsClients {
+  readonly s3: S3Client;
+  readonly secretsManager: SecretsManagerClient;
+  /** Returns the Cognito client of a region. */
+  readonly cognito: (region: string) => CognitoIdentityProviderClient;
+}
+
+/**
+ * Settings shared by every SDK client. Request checksums only when an
+ * operation requires them, because the function only reads from S3, and
+ * because S3 emulators reject the aws-chunked framing of flexible checksums.
+ */
+const CLIENT_DEFAULTS = {
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED',
+} as const;
+
+/**
+ * Creates the SDK clients with the default credential chain. The endpoint
+ * comes from the SDK's standard `AWS_ENDPOINT_URL` variables where they are
+ * set; `S3_FORCE_PATH_STYLE=true` selects path-style S3 addressing, which S3
+ * emulators need.
+ */
+export function createAwsClients(
+  env: Record<string, string | undefined> = process.env,
+): AwsClients {
+  const s3 = new S3Client({
+    ...CLIENT_DEFAULTS,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
+  });
+  const secretsManager = new SecretsManagerClient(CLIENT_DEFAULTS);
+  return {
+    s3,
+    secretsManager,
+    cognito: (region) => new CognitoIdentityProviderClient({ ...CLIENT_DEFAULTS, region }),
+  };
+}
+
+/** Long-lived parts of the ingest, built on first use and reused by warm invocations. */
+export interface IngestRuntime {
+  readonly config: IngestConfig;
+  readonly secrets: SecretStore;
+  readonly tokens: TokenProvider;
+  readonly stac: StacClient;
+}
+
+/** Builds the runtime from the configuration and the clients. */
+export function createRuntime(
+  config: IngestConfig,
+  clients: AwsClients,
+  logger: Logger,
+): IngestRuntime {
+  const secrets = new SecretStore({
+    client: clients.secretsManager,
+    secretId: config.secretId,
+    maxAgeSecs: config.secretMaxAgeSecs,
+  });
+  const tokens = new TokenProvider({ secrets, cognitoClient: clients.cognito });
+  const stac = new StacClient({
+    baseUrl: config.stacApiUrl,
+    tokens,
+    requestTimeoutMs: config.requestTimeoutMs,
+    onRetry: ({ operation, attempt, error }) =>
+      logger.warn('Retrying STAC API request', {
+        operation,
+        attempt,
+        status: error.status,
+        error: error.message,
+      }),
+  });
+  return { config, secrets, tokens, stac };
+}
+
+/** Options of {@link createBatchHandler}. */
+export interface BatchHandlerOptions {
+  readonly logger: Logger;
+  readonly clients: AwsClients;
+  readonly metrics?: MetricsSink;
+  /** Environment to read the configuration from. @default process.env */
+  readonly env?: Record<string, string | undefined>;
+}
+
+/**
+ * Returns a handler of SQS batches (or plain S3 events) that keeps its
+ * configuration, secret and token across invocations. The configuration is
+ * read on the first call, so an invalid one fails every invocation loudly
+ * and the records are retried.
+ */
+export function createBatchHandler(options: BatchHandlerOptions) {
+  let runtime: IngestRuntime | undefined;
+
+  const handleBatch = async (
+    event: SQSEvent | S3Event,
+    context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<SQSBatchResponse> => {
+    runtime ??= createRuntime(readConfig(options.env), options.clients, options.logger);
+    const result = await ingestBatch(event, {
+      s3: options.clients.s3,
+      stac: runtime.stac,
+      logger: options.logger,
+      metrics: options.metrics,
+      settings: {
+        keyLayouts: runtime.config.keyLayouts,
+        partSizeBytes: runtime.config.partSizeBytes,
+        partConcurrency: runtime.config.partConcurrency,
+      },
+      remainingTimeMs: context === undefined ? undefined : () => context.getRemainingTimeInMillis(),
+    });
+    return { batchItemFailures: result.batchItemFailures };
+  };
+
+  return Object.assign(handleBatch, { runtime: () => runtime });
+}
