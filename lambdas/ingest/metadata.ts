@@ -48,11 +48,12 @@ interface MetadataProblem {
  *
  * Values are decoded from RFC 2047 encoded words (`=?UTF-8?B?...?=` or `=?UTF-8?Q?...?=`),
  * because S3 metadata headers carry ASCII only and non-ASCII text arrives in that form. They
- * are then trimmed. `roles` is a
- * comma-separated list, `proj-epsg` a positive integer, `gsd` a number greater than 0,
- * `geoadmin-variant` words of letters and digits separated by single whitespace characters,
- * `geoadmin-lang` one of {@link GEOADMIN_LANGS}, and `media-type` a media type that
- * {@link normalizeMediaType} accepts. Empty values are invalid. Names outside
+ * are then trimmed.
+ *
+ * `roles` is a comma-separated list, `proj-epsg` a positive integer, `gsd` a number greater
+ * than 0, `geoadmin-variant` words of letters and digits separated by single whitespace
+ * characters, `geoadmin-lang` one of {@link GEOADMIN_LANGS}, and `media-type` a media type
+ * that {@link normalizeMediaType} accepts. Empty values are invalid. Names outside
  * {@link USER_METADATA_NAMES} are ignored.
  *
  * @param metadata - user metadata from `HeadObject`, or undefined when the object has none
