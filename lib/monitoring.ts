@@ -1,0 +1,209 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './ingest-pipeline';
+
+/** Properties of {@link IngestMonitoring}. */
+export interface IngestMonitoringProps {
+  /** Ingest function whose errors and throttles raise alarms. */
+  readonly function: lambda.IFunction;
+  /** Ingest queue whose oldest message age raises an alarm. */
+  readonly queue: sqs.IQueue;
+  /** Dead-letter queue whose visible messages raise an alarm. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Age of the oldest ingest queue message that raises an alarm. */
+  readonly queueAgeAlarmThreshold: Duration;
+
+  /**
+   * E-mail address subscribed to the alarm topic.
+   *
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+}
+
+/** Alarms, their encrypted SNS topic and a dashboard for the ingest pipeline. */
+export class IngestMonitoring extends Construct {
+  /** Topic that receives every alarm and OK notification. */
+  readonly topic: sns.Topic;
+  /** Dashboard with the ingest metrics, queue depths and function health. */
+  readonly dashboard: cloudwatch.Dashboard;
+  /** Alarms by name: deadLetterQueue, queueAge, functionErrors, functionThrottles, filesFailed. */
+  readonly alarms: Record<string, cloudwatch.Alarm>;
+
+  constructor(scope: Construct, id: string, props: IngestMonitoringProps) {
+    super(scope, id);
+
+    // SNS has no SQS-style managed encryption, and the AWS-managed key aws/sns does not
+    // let CloudWatch publish, so the topic gets its own key with a CloudWatch grant.
+    const key = new kms.Key(this, 'TopicKey', {
+      description: 'Encrypts the stac-ingest alarm topic',
+      enableKeyRotation: true,
+    });
+    const stack = Stack.of(this);
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
+
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'stac-ingest alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail !== undefined) {
+      this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    }
+
+    const filesFailed = ingestMetric('FilesFailed', 'Sum');
+    this.alarms = {
+      deadLetterQueue: new cloudwatch.Alarm(this, 'DeadLetterQueueAlarm', {
+        alarmDescription:
+          'Messages are in the stac-ingest dead-letter queue: files failed every delivery. ' +
+          'Fix the cause from the function logs, then redrive the dead-letter queue.',
+        metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      queueAge: new cloudwatch.Alarm(this, 'QueueAgeAlarm', {
+        alarmDescription:
+          'The oldest message in the stac-ingest queue is older than the threshold: ' +
+          'ingestion is stalled or slower than the upload rate.',
+        metric: props.queue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        threshold: props.queueAgeAlarmThreshold.toSeconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      functionErrors: new cloudwatch.Alarm(this, 'FunctionErrorsAlarm', {
+        alarmDescription:
+          'Invocations of the stac-ingest function failed as a whole (crash, timeout or out of memory).',
+        metric: props.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      functionThrottles: new cloudwatch.Alarm(this, 'FunctionThrottlesAlarm', {
+        alarmDescription:
+          'Invocations of the stac-ingest function were throttled by the account or function concurrency limit.',
+        metric: props.function.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      filesFailed: new cloudwatch.Alarm(this, 'FilesFailedAlarm', {
+        alarmDescription:
+          'The stac-ingest function failed to publish files. ' +
+          'The function logs name each file and the error.',
+        metric: filesFailed,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    };
+    const action = new SnsAction(this.topic);
+    for (const alarm of Object.values(this.alarms)) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(1),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Files',
+        left: [
+          ingestMetric('FilesIngested', 'Sum'),
+          ingestMetric('FilesSkipped', 'Sum'),
+          filesFailed,
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Bytes ingested',
+        left: [ingestMetric('BytesIngested', 'Sum')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Ingest duration (ms)',
+        left: [
+          ingestMetric('IngestDuration', 'p50'),
+          ingestMetric('IngestDuration', 'p90'),
+          ingestMetric('IngestDuration', 'Maximum'),
+        ],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Queue depth',
+        left: [
+          props.queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+          props.queue.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum' }),
+        ],
+        right: [props.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum' })],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-letter queue depth',
+        left: [
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Function',
+        left: [
+          props.function.metricInvocations({ statistic: 'Sum' }),
+          props.function.metricErrors({ statistic: 'Sum' }),
+          props.function.metricThrottles({ statistic: 'Sum' }),
+        ],
+        right: [props.function.metricDuration({ statistic: 'Maximum' })],
+        width: 8,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        alarms: Object.values(this.alarms),
+        width: 24,
+      }),
+    );
+  }
+}
+
+/** Metric the ingest function emits in embedded metric format, per 5 minutes. */
+function ingestMetric(metricName: string, statistic: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICE_NAME },
+    statistic,
+    period: Duration.minutes(5),
+  });
+}
