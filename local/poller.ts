@@ -88,6 +88,8 @@ const RECEIVE_ERROR_BACKOFF_MS = 1000;
  */
 export async function startPoller(options: PollerOptions): Promise<Poller> {
   const log = options.log ?? (() => {});
+  requireIntegerInRange('batchSize', options.batchSize, 1, 10);
+  requireIntegerInRange('waitTimeSecs', options.waitTimeSecs, 0, 20);
   const queueArn = options.queueArn ?? (await readQueueArn(options.sqs, options.queueUrl));
   const settings: LoopSettings = {
     ...options,
@@ -434,6 +436,18 @@ async function readQueueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
     throw new Error(`GetQueueAttributes returned no QueueArn for ${queueUrl}`);
   }
   return queueArn;
+}
+
+/** Throws when a set option is not an integer from `min` to `max`, the range SQS accepts. */
+function requireIntegerInRange(
+  name: string,
+  value: number | undefined,
+  min: number,
+  max: number,
+): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
+    throw new RangeError(`Invalid ${name} ${value}: expected an integer from ${min} to ${max}`);
+  }
 }
 
 function describeError(error: unknown): string {

@@ -24,7 +24,10 @@ import {
   startPoller,
 } from '../../local/poller';
 
-/** Decodes an S3 event key, which S3 sends form-encoded: `+` for a space, `%XX` for other bytes. */
+/**
+ * Decodes an S3 event key, which S3 sends form-encoded: `+` for a space, `%XX` for other bytes.
+ * moto 5.2.1 also encodes `/` as `%2F`, which this decodes as well.
+ */
 function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
 }
@@ -234,6 +237,18 @@ describe('local AWS on moto_server', () => {
     expect(results[0].retriedMessageIds).toHaveLength(1);
     expect(results[1].event.Records[0].attributes.ApproximateReceiveCount).toBe('2');
     expect(results[1].deletedMessageIds).toEqual(results[0].retriedMessageIds);
+  });
+
+  test('startPoller rejects invalid batchSize', async () => {
+    const start = startPoller({
+      sqs: clients.sqs,
+      queueUrl: aws.queueUrl,
+      queueArn: aws.queueArn,
+      handler: async () => ({ batchItemFailures: [] }),
+      batchSize: 11,
+    });
+
+    await expect(start).rejects.toThrow('Invalid batchSize 11: expected an integer from 1 to 10');
   });
 
   test('unknown itemIdentifier retries whole batch', async () => {
