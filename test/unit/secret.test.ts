@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
 import { parseServiceCredentials, SecretError, SecretStore } from '../../lambdas/ingest/secret';
 
 const secretsMock = mockClient(SecretsManagerClient);
