@@ -1,5 +1,11 @@
+import { UnsupportedMediaTypeError } from '../../lambdas/ingest/errors';
+import { MEDIA_TYPES, normalizeMediaType } from '../../lambdas/ingest/media-types';
 import { validationError } from './http';
-import { normalizeMediaType, SUPPORTED_MEDIA_TYPES } from './media-types';
+
+/** Allowed asset id extensions of each supported media type, by normalized media type. */
+const EXTENSIONS_BY_MEDIA_TYPE: ReadonlyMap<string, readonly string[]> = new Map(
+  MEDIA_TYPES.map((entry) => [entry.mediaType, entry.extensions]),
+);
 
 /** Collection, item and asset ids: lowercase letters, digits, `-`, `_` and `.`. */
 export const ID_PATTERN = /^[0-9a-z-_.]+$/;
@@ -35,11 +41,16 @@ export function validateMediaType(assetId: string, mediaType: unknown): string {
   if (typeof mediaType !== 'string') {
     throw validationError('type', 'This field is required and must be a string.');
   }
-  const normalized = normalizeMediaType(mediaType);
-  const extensions = normalized === undefined ? undefined : SUPPORTED_MEDIA_TYPES[normalized];
-  if (normalized === undefined || extensions === undefined) {
-    throw validationError('type', `Invalid media type "${mediaType}"`);
+  let normalized: string;
+  try {
+    normalized = normalizeMediaType(mediaType);
+  } catch (error) {
+    if (error instanceof UnsupportedMediaTypeError) {
+      throw validationError('type', `Invalid media type "${mediaType}"`);
+    }
+    throw error;
   }
+  const extensions = EXTENSIONS_BY_MEDIA_TYPE.get(normalized) ?? [];
   const dot = assetId.lastIndexOf('.');
   const extension = dot < 0 ? '' : assetId.slice(dot);
   if (!extensions.includes(extension)) {
