@@ -27,24 +27,35 @@ const CLIENT_DEFAULTS = {
   responseChecksumValidation: 'WHEN_REQUIRED',
 } as const;
 
-/**
- * Creates the SDK clients with the default credential chain. The endpoint
- * comes from the SDK's standard `AWS_ENDPOINT_URL` variables where they are
- * set; `S3_FORCE_PATH_STYLE=true` selects path-style S3 addressing, which S3
- * emulators need.
- */
-export function createAwsClients(
-  env: Record<string, string | undefined> = process.env,
-): AwsClients {
-  const s3 = new S3Client({
+/** Where the SDK clients connect; everything unset falls back to the SDK's defaults. */
+export interface AwsClientOptions {
+  /** Endpoint of every client, such as a local emulator. @default the SDK's (`AWS_ENDPOINT_URL`, then AWS) */
+  readonly endpoint?: string;
+  /** Region of the S3 and Secrets Manager clients. @default the SDK's (`AWS_REGION`) */
+  readonly region?: string;
+  /** Static credentials. @default the SDK's default credential chain */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Path-style S3 addressing, which S3 emulators need. @default false */
+  readonly forcePathStyle?: boolean;
+}
+
+/** Creates the SDK clients once; the Cognito client is created per region on first use. */
+export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
+  const common = {
     ...CLIENT_DEFAULTS,
-    forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
+    endpoint: options.endpoint,
+    credentials: options.credentials,
+  };
+  const s3 = new S3Client({
+    ...common,
+    region: options.region,
+    forcePathStyle: options.forcePathStyle ?? false,
   });
-  const secretsManager = new SecretsManagerClient(CLIENT_DEFAULTS);
+  const secretsManager = new SecretsManagerClient({ ...common, region: options.region });
   return {
     s3,
     secretsManager,
-    cognito: (region) => new CognitoIdentityProviderClient({ ...CLIENT_DEFAULTS, region }),
+    cognito: (region) => new CognitoIdentityProviderClient({ ...common, region }),
   };
 }
 
@@ -61,13 +72,15 @@ export function createRuntime(
   config: IngestConfig,
   clients: AwsClients,
   logger: Logger,
+  now?: () => number,
 ): IngestRuntime {
   const secrets = new SecretStore({
     client: clients.secretsManager,
     secretId: config.secretId,
     maxAgeSecs: config.secretMaxAgeSecs,
+    now,
   });
-  const tokens = new TokenProvider({ secrets, cognitoClient: clients.cognito });
+  const tokens = new TokenProvider({ secrets, cognitoClient: clients.cognito, now });
   const stac = new StacClient({
     baseUrl: config.stacApiUrl,
     tokens,
@@ -90,6 +103,8 @@ export interface BatchHandlerOptions {
   readonly metrics?: MetricsSink;
   /** Environment to read the configuration from. @default process.env */
   readonly env?: Record<string, string | undefined>;
+  /** Clock in milliseconds for the secret and token caches, replaceable in tests. @default Date.now */
+  readonly now?: () => number;
 }
 
 /**
@@ -105,7 +120,12 @@ export function createBatchHandler(options: BatchHandlerOptions) {
     event: SQSEvent | S3Event,
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ): Promise<SQSBatchResponse> => {
-    runtime ??= createRuntime(readConfig(options.env), options.clients, options.logger);
+    runtime ??= createRuntime(
+      readConfig(options.env),
+      options.clients,
+      options.logger,
+      options.now,
+    );
     const result = await ingestBatch(event, {
       s3: options.clients.s3,
       stac: runtime.stac,
