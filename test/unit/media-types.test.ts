@@ -190,6 +190,7 @@ describe('media-types', () => {
 
       // Assert
       expect(mediaType).toBe(expected);
+      expect(() => checkExtensionMatchesMediaType(fileName, mediaType)).not.toThrow();
     });
 
     it('lowercases the name when it has uppercase letters', () => {
@@ -206,21 +207,6 @@ describe('media-types', () => {
 
       // Assert
       expect(mediaType).toBe('application/geopackage+sqlite3');
-    });
-
-    it('returns a type whose extensions include the file extension', () => {
-      // Arrange
-      const fileNames = ['a.tif', 'a.shp.zip', 'a.geojson', 'a.json', 'a.xml', 'a.xtf', 'a.laz'];
-
-      // Act
-      const act = () => {
-        for (const fileName of fileNames) {
-          checkExtensionMatchesMediaType(fileName, mediaTypeFromFileName(fileName));
-        }
-      };
-
-      // Assert
-      expect(act).not.toThrow();
     });
 
     it.each(['places.zip', 'places.copc.zip', 'archive.tar.zip', '.zip'])(
