@@ -208,7 +208,7 @@ export type ResolvedSettings = Required<
     'secretArn' | 'secretName' | 'secretKmsKeyArn' | 'existingBucketName' | 'prefix' | 'alarmEmail'
   >;
 
-/** Settings that fail validation, with one line per problem. */
+/** Error raised for invalid settings, with one message per problem. */
 export class InvalidSettingsError extends Error {
   readonly problems: string[];
 
@@ -477,14 +477,6 @@ const INTEGER_KEYS: IntegerKey[] = [
   'maxConcurrency',
   'maxReceiveCount',
   'queueAgeAlarmSecs',
-];
-
-/** Every context key the app reads. */
-export const SETTINGS_CONTEXT_KEYS: readonly string[] = [
-  ...STRING_KEYS,
-  ...LIST_KEYS,
-  ...BOOLEAN_KEYS,
-  ...INTEGER_KEYS,
 ];
 
 /**

@@ -238,9 +238,9 @@ export class IngestPipeline extends Construct {
   }
 
   /**
-   * Creates the function role with inline statements only: logs to its own log
-   * group, read access to the ingested objects and read access to the one secret.
-   * The event source and X-Ray add their statements to this role.
+   * Creates the function role with inline statements only, which allow writing to its
+   * own log group and reading the ingested objects and the one secret. The event
+   * source and X-Ray add their statements to this role.
    */
   private createRole(settings: ResolvedSettings): iam.Role {
     const stack = Stack.of(this);
