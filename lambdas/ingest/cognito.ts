@@ -42,14 +42,20 @@ export function computeSecretHash(
     .digest('base64');
 }
 
-/** Reads the `sub` claim of a JWT without verifying it (Cognito issued it to us). */
-function readSubject(token: string): string | undefined {
+/**
+ * Reads Cognito's internal user name from an access token without verifying
+ * it (Cognito issued it to us): the `username` claim, else `sub`. For users
+ * who sign in with an alias such as their e-mail address, both are the sub.
+ */
+function readInternalUsername(token: string): string | undefined {
   const payload = token.split('.')[1];
   if (payload === undefined) return undefined;
   try {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      username?: unknown;
       sub?: unknown;
     };
+    if (typeof claims.username === 'string') return claims.username;
     return typeof claims.sub === 'string' ? claims.sub : undefined;
   } catch {
     return undefined;
@@ -60,7 +66,8 @@ interface CachedToken {
   readonly accessToken: string;
   readonly expiresAt: number;
   readonly refreshToken?: string;
-  readonly subject?: string;
+  /** Cognito's internal user name, which the SECRET_HASH of a refresh is computed with. */
+  readonly internalUsername?: string;
   readonly clientId: string;
 }
 
@@ -73,6 +80,8 @@ export interface TokenProviderOptions {
   readonly renewMarginSecs?: number;
   /** Clock in milliseconds, replaceable in tests. @default Date.now */
   readonly now?: () => number;
+  /** Called when a refresh failed and a password login follows, for logging. */
+  readonly onRefreshFailed?: (error: unknown) => void;
 }
 
 /**
@@ -87,6 +96,7 @@ export class TokenProvider {
   private readonly clients = new Map<string, CognitoIdentityProviderClient>();
   private readonly renewMarginMs: number;
   private readonly now: () => number;
+  private readonly onRefreshFailed?: (error: unknown) => void;
   private cached?: CachedToken;
   private pending?: Promise<CachedToken>;
   private logins = 0;
@@ -97,6 +107,7 @@ export class TokenProvider {
     this.cognitoClient = options.cognitoClient;
     this.renewMarginMs = (options.renewMarginSecs ?? DEFAULT_RENEW_MARGIN_SECS) * 1000;
     this.now = options.now ?? Date.now;
+    this.onRefreshFailed = options.onRefreshFailed;
   }
 
   /** Number of password logins and refreshes sent so far. */
@@ -144,6 +155,7 @@ export class TokenProvider {
       } catch (error) {
         if (error instanceof AuthChallengeError) throw error;
         // An expired or revoked refresh token is normal: fall back to the password.
+        this.onRefreshFailed?.(error);
       }
     }
 
@@ -185,8 +197,8 @@ export class TokenProvider {
     this.refreshes += 1;
     const parameters: Record<string, string> = { REFRESH_TOKEN: previous.refreshToken ?? '' };
     if (credentials.clientSecret !== undefined) {
-      // For refreshes Cognito hashes the user's internal name (sub), not the sign-in alias.
-      const username = previous.subject ?? credentials.username;
+      // For refreshes Cognito hashes the user's internal name, not the sign-in alias.
+      const username = previous.internalUsername ?? credentials.username;
       parameters.SECRET_HASH = computeSecretHash(
         username,
         credentials.clientId,
@@ -236,7 +248,7 @@ export class TokenProvider {
       expiresAt: requestedAt + expiresInSecs * 1000,
       // A refresh response may omit the refresh token: keep the previous one.
       refreshToken: result.RefreshToken ?? previous?.refreshToken,
-      subject: readSubject(result.AccessToken) ?? previous?.subject,
+      internalUsername: readInternalUsername(result.AccessToken) ?? previous?.internalUsername,
       clientId: credentials.clientId,
     };
   }

@@ -23,7 +23,8 @@ export interface LambdaHandlerOptions {
  */
 export function createLambdaHandler(options: LambdaHandlerOptions) {
   const handleBatch = createBatchHandler(options);
-  return middy(handleBatch)
+  const handler = middy(handleBatch)
     .use(injectLambdaContext(options.logger, { resetKeys: true }))
     .use(logMetrics(options.metrics));
+  return Object.assign(handler, { runtime: handleBatch.runtime });
 }

@@ -80,7 +80,13 @@ export function createRuntime(
     maxAgeSecs: config.secretMaxAgeSecs,
     now,
   });
-  const tokens = new TokenProvider({ secrets, cognitoClient: clients.cognito, now });
+  const tokens = new TokenProvider({
+    secrets,
+    cognitoClient: clients.cognito,
+    now,
+    onRefreshFailed: (error) =>
+      logger.warn('Token refresh failed, logging in with the password', { error }),
+  });
   const stac = new StacClient({
     baseUrl: config.stacApiUrl,
     tokens,

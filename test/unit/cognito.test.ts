@@ -26,9 +26,9 @@ const CREDENTIALS = {
 const SUBJECT = '0b7e-sub-1234';
 
 /** An unsigned JWT with the given subject; the provider only decodes it. */
-function fakeJwt(subject: string, label: string): string {
+function fakeJwt(subject: string, label: string, username?: string): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'none' })}.${encode({ sub: subject, label })}.`;
+  return `${encode({ alg: 'none' })}.${encode({ sub: subject, username, label })}.`;
 }
 
 function notAuthorized(): Error {
@@ -142,7 +142,7 @@ describe('cognito', () => {
       expect(provider.stats).toEqual({ logins: 1, refreshes: 1 });
     });
 
-    it('hashes the subject when refreshing', async () => {
+    it('hashes the sub without a username claim', async () => {
       // Arrange
       let now = 0;
       cognitoMock.on(InitiateAuthCommand, { AuthFlow: 'USER_PASSWORD_AUTH' }).resolves({
@@ -171,6 +171,35 @@ describe('cognito', () => {
           SECRET_HASH: 'TIBx+E5PbsQXMJELxNpy4DVtqmhclxUlyDXEfEbiK9g=',
         },
       });
+    });
+
+    it('hashes the username claim when refreshing', async () => {
+      // Arrange
+      let now = 0;
+      cognitoMock.on(InitiateAuthCommand, { AuthFlow: 'USER_PASSWORD_AUTH' }).resolves({
+        AuthenticationResult: {
+          AccessToken: fakeJwt('other-sub', 'first', 'ingest-bot'),
+          RefreshToken: 'refresh-1',
+          ExpiresIn: 100,
+        },
+      });
+      cognitoMock.on(InitiateAuthCommand, { AuthFlow: 'REFRESH_TOKEN_AUTH' }).resolves({
+        AuthenticationResult: { AccessToken: fakeJwt('other-sub', 'second'), ExpiresIn: 100 },
+      });
+      const { provider } = createProvider(() => now);
+
+      // Act
+      await provider.getToken();
+      now = 100_000;
+      await provider.getToken();
+
+      // Assert
+      const refresh = cognitoMock
+        .commandCalls(InitiateAuthCommand)
+        .find((call) => call.args[0].input.AuthFlow === 'REFRESH_TOKEN_AUTH');
+      expect(refresh?.args[0].input.AuthParameters?.SECRET_HASH).toBe(
+        'z41MVy5VDY1aR5vzDkgn7TUxlowePeaZdhg5hlX1ras=',
+      );
     });
 
     it('falls back to the password when the refresh fails', async () => {
