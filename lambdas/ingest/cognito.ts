@@ -133,7 +133,7 @@ export class TokenProvider {
   }
 
   /**
-   * Marks the current access token as rejected (the API answered 401), so the
+   * Marks the current access token as rejected (the API returned 401), so the
    * next {@link getToken} call renews it.
    */
   invalidate(rejectedToken?: string): void {

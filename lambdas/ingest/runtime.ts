@@ -27,7 +27,7 @@ const CLIENT_DEFAULTS = {
   responseChecksumValidation: 'WHEN_REQUIRED',
 } as const;
 
-/** Where the SDK clients connect; everything unset falls back to the SDK's defaults. */
+/** Endpoint, region and credentials of the SDK clients; each unset one falls back to the SDK's default. */
 export interface AwsClientOptions {
   /** Endpoint of every client, such as a local emulator. @default the SDK's (`AWS_ENDPOINT_URL`, then AWS) */
   readonly endpoint?: string;
