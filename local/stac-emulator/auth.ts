@@ -40,6 +40,9 @@ function decodeSegment<T>(segment: string): T {
  */
 export class AccessTokenVerifier {
   private keys: Promise<Map<string, KeyObject>> | undefined;
+  /** Signatures of the tokens seen so far, to identify them without storing whole tokens. */
+  private readonly seenTokens = new Set<string>();
+  private readonly expiredTokens = new Set<string>();
 
   constructor(private readonly options: AuthOptions) {}
 
@@ -69,6 +72,15 @@ export class AccessTokenVerifier {
       });
     }
     return this.keys;
+  }
+
+  /**
+   * Treats every token presented so far as expired, so the next request with one of them gets
+   * a 401. Tokens issued later are accepted.
+   */
+  expireTokensSeen(): number {
+    for (const token of this.seenTokens) this.expiredTokens.add(token);
+    return this.seenTokens.size;
   }
 
   /**
@@ -114,6 +126,10 @@ export class AccessTokenVerifier {
     }
 
     const nowSecs = now.getTime() / 1000;
+    this.seenTokens.add(signatureSegment);
+    if (this.expiredTokens.has(signatureSegment)) {
+      throw unauthorized('Invalid token: expired');
+    }
     if (typeof claims.exp !== 'number' || claims.exp <= nowSecs) {
       throw unauthorized('Invalid token: expired');
     }

@@ -6,12 +6,14 @@ import { join, resolve } from 'node:path';
 import { AccessTokenVerifier, type AuthOptions } from './auth';
 import { putCollection, putItem, renderAsset } from './catalog';
 import type { EmulatorContext } from './context';
+import { FaultInjector } from './faults';
 import { PartUrlSigner } from './presign';
 import { API_BASE_PATH, createRequestListener, type RequestLogEntry } from './server';
 import { type AssetParent, CatalogStore, loadSeed, type SeedData } from './store';
 import { renderUpload } from './uploads';
 
 export type { AuthOptions } from './auth';
+export type { ActiveFault, FaultAction, FaultInjector, FaultRule } from './faults';
 export type { RequestLogEntry } from './server';
 export type { AssetParent, SeedData } from './store';
 
@@ -66,6 +68,19 @@ export interface StacEmulator {
     item?: string;
     asset: string;
   })[];
+  /**
+   * Injected faults: a rule makes the next N matching requests answer with a status, hang,
+   * drop the connection or wait. The same rules can be managed over HTTP under `/_faults`.
+   */
+  readonly faults: FaultInjector;
+  /** Treats every token presented so far as expired, so its next write gets a 401. */
+  expireTokens(): number;
+  /** Expires the presigned URLs of every upload in progress (403 `AccessDenied`, as S3). */
+  expirePresignedUrls(): number;
+  /** Returns an upload's status, or undefined when the upload does not exist. */
+  uploadStatus(uploadId: string): 'in-progress' | 'completed' | 'aborted' | undefined;
+  /** Sets an upload's creation time, to make it look older than it is. */
+  setUploadCreated(uploadId: string, created: Date): void;
   /** Returns the asset as `GET` renders it, or undefined when it does not exist. */
   getAsset(
     collection: string,
@@ -117,7 +132,23 @@ export async function startStacEmulator(options: StacEmulatorOptions = {}): Prom
     server.close();
     throw new Error(`Invalid seed data: ${(error as Error).message}`, { cause: error });
   }
-  server.on('request', createRequestListener(context, verifier, requestLog, log));
+  const faults = new FaultInjector();
+  const expireTokens = () => verifier?.expireTokensSeen() ?? 0;
+  const expirePresignedUrls = () => {
+    const inProgress = [...context.store.uploads.values()].filter(
+      (upload) => upload.status === 'in-progress',
+    );
+    for (const upload of inProgress) context.signer.expireUrlsOf(upload.uploadId);
+    return inProgress.length;
+  };
+  server.on(
+    'request',
+    createRequestListener(context, verifier, requestLog, log, {
+      injector: faults,
+      expireTokens,
+      expirePresignedUrls,
+    }),
+  );
   log(`STAC emulator listening on ${apiUrl}`);
 
   return {
@@ -134,6 +165,15 @@ export async function startStacEmulator(options: StacEmulatorOptions = {}): Prom
           item: upload.parent.item,
           asset: upload.assetId,
         })),
+    faults,
+    expireTokens,
+    expirePresignedUrls,
+    uploadStatus: (uploadId) => context.store.uploads.get(uploadId)?.status,
+    setUploadCreated: (uploadId, created) => {
+      const upload = context.store.uploads.get(uploadId);
+      if (upload === undefined) throw new Error(`Upload ${uploadId} does not exist`);
+      upload.created = created.toISOString();
+    },
     getAsset: (collection, item, asset) => {
       const parent: AssetParent = { collection, item };
       try {

@@ -40,6 +40,8 @@ function parseAmzDate(value: string): number {
  */
 export class PartUrlSigner {
   private readonly key = randomBytes(32);
+  /** Uploads whose URLs were expired early by {@link PartUrlSigner.expireUrlsOf}. */
+  private readonly expiredUploads = new Set<string>();
 
   /**
    * @param origin - scheme, host and port of the emulator, such as `http://127.0.0.1:8080`
@@ -104,7 +106,9 @@ export class PartUrlSigner {
 
     const signedAt = parseAmzDate(amzDate);
     const expiresAt = signedAt + Number(expires) * 1000;
-    if (now.getTime() > expiresAt) {
+    const uploadId = PartUrlSigner.parsePath(url.pathname)?.uploadId;
+    const expiredEarly = uploadId !== undefined && this.expiredUploads.has(uploadId);
+    if (now.getTime() > expiresAt || expiredEarly) {
       throw new S3Error(403, 'AccessDenied', 'Request has expired', {
         Expires: new Date(expiresAt).toISOString(),
         ServerTime: now.toISOString(),
@@ -115,6 +119,11 @@ export class PartUrlSigner {
     if (contentMd5 !== expectedMd5) {
       throw mismatch;
     }
+  }
+
+  /** Makes every URL of an upload expired from now on, as if its lifetime had passed. */
+  expireUrlsOf(uploadId: string): void {
+    this.expiredUploads.add(uploadId);
   }
 
   /** Parses the upload id and part number from a part URL path, or returns undefined. */

@@ -13,6 +13,7 @@ import {
   renderItem,
 } from './catalog';
 import { DATA_PATH_PREFIX, type EmulatorContext, parentUrl } from './context';
+import { type FaultInjector, parseFaultRule } from './faults';
 import { serveAssetFile } from './files';
 import {
   ApiError,
@@ -38,11 +39,24 @@ import {
 /** Path under which the emulator serves the STAC API, as data.geo.admin.ch does. */
 export const API_BASE_PATH = '/api/stac/v1';
 
+/** Path of the fault injection endpoints, outside the API. */
+export const FAULTS_PATH = '/_faults';
+
 /** One served request: method, path without query string, and response status. */
 export interface RequestLogEntry {
   readonly method: string;
   readonly path: string;
+  /** Response status, or 0 when the connection closed without a response. */
   readonly status: number;
+}
+
+/** Fault injection that the request listener applies and exposes under {@link FAULTS_PATH}. */
+export interface FaultControls {
+  readonly injector: FaultInjector;
+  /** Treats every token presented so far as expired; returns how many there were. */
+  expireTokens(): number;
+  /** Expires the presigned URLs of every upload in progress; returns how many uploads. */
+  expirePresignedUrls(): number;
 }
 
 const WRITE_METHODS = new Set(['PUT', 'PATCH', 'POST', 'DELETE']);
@@ -271,17 +285,20 @@ export function createRequestListener(
   verifier: AccessTokenVerifier | undefined,
   requestLog: RequestLogEntry[],
   log: (line: string) => void,
+  faults?: FaultControls,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const started = performance.now();
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', context.origin);
-    res.on('finish', () => {
-      requestLog.push({ method, path: url.pathname, status: res.statusCode });
+    res.on('close', () => {
+      const status = res.writableFinished ? res.statusCode : 0;
+      requestLog.push({ method, path: url.pathname, status });
       const elapsedMs = (performance.now() - started).toFixed(1);
-      log(`${method} ${url.pathname} ${res.statusCode} ${elapsedMs}ms`);
+      const outcome = status === 0 ? 'closed without a response' : String(status);
+      log(`${method} ${url.pathname} ${outcome} ${elapsedMs}ms`);
     });
-    handle(context, verifier, req, res, method, url).catch((error: unknown) => {
+    handleWithFaults(context, verifier, req, res, method, url, faults).catch((error: unknown) => {
       log(`${method} ${url.pathname} failed: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) {
         sendApiError(res, new ApiError(500, 'Internal server error'));
@@ -290,6 +307,66 @@ export function createRequestListener(
       }
     });
   };
+}
+
+async function handleWithFaults(
+  context: EmulatorContext,
+  verifier: AccessTokenVerifier | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  url: URL,
+  faults: FaultControls | undefined,
+): Promise<void> {
+  if (faults !== undefined && url.pathname.startsWith(FAULTS_PATH)) {
+    await handleFaultRequest(faults, req, res, method, url);
+    return;
+  }
+  if (faults !== undefined && (await faults.injector.apply(method, url.pathname, req, res))) {
+    return;
+  }
+  await handle(context, verifier, req, res, method, url);
+}
+
+/**
+ * Serves the fault endpoints for manual use: `GET /_faults` lists the rules, `POST /_faults`
+ * adds one (see {@link parseFaultRule}), `DELETE /_faults` removes them all, and
+ * `POST /_faults/expire-tokens` and `POST /_faults/expire-urls` expire credentials early.
+ */
+async function handleFaultRequest(
+  faults: FaultControls,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  url: URL,
+): Promise<void> {
+  const action = url.pathname.slice(FAULTS_PATH.length);
+  try {
+    if (action === '' && method === 'GET') {
+      sendJson(res, 200, { faults: faults.injector.list() });
+    } else if (action === '' && method === 'POST') {
+      let rule: ReturnType<typeof parseFaultRule>;
+      try {
+        rule = parseFaultRule(await readJsonObject(req));
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        throw new ApiError(400, (error as Error).message);
+      }
+      sendJson(res, 201, { id: faults.injector.add(rule) });
+    } else if (action === '' && method === 'DELETE') {
+      faults.injector.clear();
+      sendJson(res, 200, { faults: [] });
+    } else if (action === '/expire-tokens' && method === 'POST') {
+      sendJson(res, 200, { expired: faults.expireTokens() });
+    } else if (action === '/expire-urls' && method === 'POST') {
+      sendJson(res, 200, { expired: faults.expirePresignedUrls() });
+    } else {
+      throw new ApiError(404, 'Resource not found');
+    }
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    sendApiError(res, error);
+  }
 }
 
 async function handle(

@@ -56,7 +56,7 @@ export interface StoredUpload {
   readonly md5Parts: string[];
   readonly checksum: string;
   readonly contentEncoding?: string;
-  readonly created: string;
+  created: string;
   completed?: string;
   aborted?: string;
   readonly urls: { url: string; part: number; expires: string }[];
