@@ -78,7 +78,7 @@ export interface StacIngestSettings {
 
   /**
    * Key prefix that objects must start with to be ingested, for example `incoming/`.
-   * The function may then read only keys under this prefix.
+   * The function may then read and list only keys under this prefix.
    *
    * @default - objects anywhere in the bucket are ingested
    */

@@ -239,8 +239,8 @@ export class IngestPipeline extends Construct {
 
   /**
    * Creates the function role with inline statements only, which allow writing to its
-   * own log group and reading the ingested objects and the one secret. The event
-   * source and X-Ray add their statements to this role.
+   * own log group, reading the ingested objects, listing their keys and reading the one
+   * secret. The event source and X-Ray add their statements to this role.
    */
   private createRole(settings: ResolvedSettings): iam.Role {
     const stack = Stack.of(this);
@@ -272,6 +272,22 @@ export class IngestPipeline extends Construct {
       settings.prefix === undefined
         ? 'The function reads any new object in the bucket, whose keys are not known in advance.'
         : 'The function reads any new object under the configured prefix, whose keys are not known in advance.',
+    );
+
+    // Without s3:ListBucket, S3 returns 403 AccessDenied instead of 404 for a missing key,
+    // and the function skips a deleted object only on 404. S3 checks this permission with
+    // the requested key as s3:prefix, so the condition admits keys under the prefix.
+    // NOTE: the AWS documentation does not say which s3:prefix this check uses. Ceph RGW
+    // passes the key, stating that AWS does the same, but no test here runs against AWS.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions:
+          settings.prefix === undefined
+            ? undefined
+            : { StringLike: { 's3:prefix': `${settings.prefix}*` } },
+      }),
     );
 
     const secretArn =

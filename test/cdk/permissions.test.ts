@@ -112,15 +112,20 @@ describe('function permissions', () => {
     expect(kmsActions).toEqual([]);
   });
 
-  test('bucket access is read-only on objects', () => {
+  test('bucket access is read and list only', () => {
     const { template } = buildStack();
     const s3Statements = functionStatements(template).filter((statement) =>
       actionsOf(statement).some((action) => action.startsWith('s3:')),
     );
-    expect(s3Statements).toHaveLength(1);
+    expect(s3Statements).toHaveLength(2);
     expect(s3Statements[0].Action).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
     expect(s3Statements[0].Resource).toEqual({
       'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^IngestBucket/), 'Arn'] }, '/*']],
+    });
+    expect(s3Statements[1]).toEqual({
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^IngestBucket/), 'Arn'] },
     });
   });
 
@@ -142,6 +147,29 @@ describe('function permissions', () => {
             ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-incoming-bucket/incoming/*'],
           ],
         },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: {
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-incoming-bucket']],
+        },
+        Condition: { StringLike: { 's3:prefix': 'incoming/*' } },
+      },
+    ]);
+  });
+
+  test('created bucket lists only under the prefix', () => {
+    const { template } = buildStack({ prefix: 'incoming/' });
+    const listStatements = functionStatements(template).filter((statement) =>
+      actionsOf(statement).includes('s3:ListBucket'),
+    );
+    expect(listStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^IngestBucket/), 'Arn'] },
+        Condition: { StringLike: { 's3:prefix': 'incoming/*' } },
       },
     ]);
   });
