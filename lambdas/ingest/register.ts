@@ -1,10 +1,33 @@
 import type { Readable } from 'node:stream';
 import { IngestError, InvalidInputError } from './errors';
-import { StacApiError, type StacAsset, type StacClient } from './stac-client';
+import {
+  type CreateUploadRequest,
+  StacApiError,
+  type StacAsset,
+  type StacClient,
+  type StacUpload,
+} from './stac-client';
 import type { AssetMetadata, AssetTarget, ObjectDigests, PartRange } from './types';
 
 /** Default number of parts sent at the same time. */
 const DEFAULT_PART_CONCURRENCY = 4;
+
+/**
+ * Default age in seconds from which an upload in progress is stale: the longest Lambda
+ * timeout (15 minutes) plus one minute, so no running invocation can still be using it.
+ */
+export const DEFAULT_STALE_UPLOAD_AGE_SECS = 960;
+
+/**
+ * The asset has an upload in progress that another invocation may still be using. The
+ * record is retried later, when that upload has ended or become stale.
+ */
+export class UploadInProgressError extends IngestError {
+  readonly retryable = true;
+}
+
+/** The asset's item or collection does not exist in the STAC API. */
+export class MissingParentError extends InvalidInputError {}
 
 /** The upload completed, but the asset read back has another checksum. */
 export class ChecksumMismatchError extends IngestError {
@@ -36,6 +59,16 @@ export interface RegisterRequest {
   readonly onUploadCreated?: (uploadId: string) => void;
   /** Called when aborting our own upload failed; the error is not rethrown. */
   readonly onAbortFailed?: (uploadId: string, error: unknown) => void;
+  /** Called when our own upload was aborted after a failure. */
+  readonly onUploadAborted?: (uploadId: string, error: unknown) => void;
+  /** Called when a stale upload of another invocation was aborted. */
+  readonly onStaleUploadAborted?: (upload: StacUpload, ageSecs: number) => void;
+  /** Called when the presigned URLs expired and the upload starts again. */
+  readonly onUrlsExpired?: (uploadId: string) => void;
+  /** Age in seconds from which an upload in progress is aborted as stale. @default 960 */
+  readonly staleUploadAgeSecs?: number;
+  /** Clock in milliseconds, to compute the age of uploads. @default Date.now */
+  readonly now?: () => number;
 }
 
 const METADATA_FIELDS = [
@@ -82,25 +115,8 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
     return { outcome: 'unchanged', assetCreated: false, metadataUpdated, href: existing.href };
   }
 
-  const assetCreated = await stac.putAsset(target, metadata);
-  const upload = await stac.createUpload(target, {
-    number_parts: request.parts.length,
-    md5_parts: digests.md5Parts,
-    'file:checksum': digests.checksum,
-  });
-  request.onUploadCreated?.(upload.upload_id);
-
-  try {
-    const etags = await sendParts(request, upload.urls ?? []);
-    await stac.completeUpload(target, upload.upload_id, etags);
-  } catch (error) {
-    try {
-      await stac.abortUpload(target, upload.upload_id);
-    } catch (abortError) {
-      request.onAbortFailed?.(upload.upload_id, abortError);
-    }
-    throw error;
-  }
+  const assetCreated = await putAssetMetadata(request);
+  const uploadId = await uploadFile(request);
 
   const stored = await stac.getAsset(target);
   const storedChecksum = stored?.['file:checksum'];
@@ -111,11 +127,163 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
   }
   return {
     outcome: 'uploaded',
-    uploadId: upload.upload_id,
+    uploadId,
     assetCreated,
     metadataUpdated: true,
     href: stored?.href,
   };
+}
+
+/** Puts the asset metadata; a 404 means that the item or collection does not exist. */
+async function putAssetMetadata(request: RegisterRequest): Promise<boolean> {
+  const { stac, target, metadata } = request;
+  try {
+    return await stac.putAsset(target, metadata);
+  } catch (error) {
+    if (!(error instanceof StacApiError) || error.status !== 404) throw error;
+    const parent =
+      target.item === undefined
+        ? `Collection "${target.collection}"`
+        : `Item "${target.item}" of collection "${target.collection}"`;
+    throw new MissingParentError(
+      `${parent} does not exist in the STAC API (PUT ${stac.assetPath(target)} returned 404): create it, then upload the object again or redrive the message from the dead-letter queue.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Uploads the file in a new multipart upload and returns its id. Any failure after the
+ * upload was created aborts it. When the presigned URLs expired, the upload starts again
+ * once with new URLs.
+ */
+async function uploadFile(request: RegisterRequest): Promise<string> {
+  const { stac, target } = request;
+  for (let round = 1; ; round += 1) {
+    const upload = await createOwnUpload(request);
+    request.onUploadCreated?.(upload.upload_id);
+    try {
+      const etags = await sendParts(request, upload.urls ?? []);
+      await completeOwnUpload(request, upload.upload_id, etags);
+      return upload.upload_id;
+    } catch (error) {
+      await abortOwnUpload(request, upload.upload_id, error);
+      if (round === 1 && isExpiredUrl(error)) {
+        request.onUrlsExpired?.(upload.upload_id);
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  async function abortOwnUpload(
+    request: RegisterRequest,
+    uploadId: string,
+    cause: unknown,
+  ): Promise<void> {
+    try {
+      await stac.abortUpload(target, uploadId);
+      request.onUploadAborted?.(uploadId, cause);
+    } catch (abortError) {
+      // 409: the upload is no longer in progress, so there is nothing to abort.
+      if (abortError instanceof StacApiError && abortError.status === 409) return;
+      request.onAbortFailed?.(uploadId, abortError);
+    }
+  }
+}
+
+/** True for S3's error for a presigned URL past its lifetime: 403 AccessDenied, "Request has expired". */
+function isExpiredUrl(error: unknown): boolean {
+  return (
+    error instanceof StacApiError &&
+    error.status === 403 &&
+    typeof error.responseBody === 'string' &&
+    /^AccessDenied\b.*expired/i.test(error.responseBody)
+  );
+}
+
+/** True when upload creation failed because the asset has an upload in progress. */
+function isUploadInProgress(error: unknown): boolean {
+  if (!(error instanceof StacApiError)) return false;
+  if (error.status === 409) return true;
+  return (
+    error.status === 400 &&
+    /upload already in progress/i.test(JSON.stringify(error.responseBody ?? ''))
+  );
+}
+
+/**
+ * Creates our upload. When the asset has an upload in progress (409, or 400 "Upload already
+ * in progress"), aborts it if it is stale and creates ours once more; an upload younger
+ * than the stale age may belong to a running invocation, so it is left alone and
+ * {@link UploadInProgressError} is raised.
+ */
+async function createOwnUpload(request: RegisterRequest): Promise<StacUpload> {
+  const { stac, target, digests } = request;
+  const body: CreateUploadRequest = {
+    number_parts: request.parts.length,
+    md5_parts: digests.md5Parts,
+    'file:checksum': digests.checksum,
+  };
+  try {
+    return await stac.createUpload(target, body);
+  } catch (error) {
+    if (!isUploadInProgress(error)) throw error;
+  }
+
+  const staleAgeSecs = request.staleUploadAgeSecs ?? DEFAULT_STALE_UPLOAD_AGE_SECS;
+  const now = (request.now ?? Date.now)();
+  const inProgress = (await stac.listUploads(target, 'in-progress')).map((upload) => ({
+    upload,
+    // An unreadable creation time gives NaN, which never counts as stale.
+    ageSecs: (now - Date.parse(upload.created)) / 1000,
+  }));
+  const active = inProgress.find(({ ageSecs }) => !(ageSecs >= staleAgeSecs));
+  if (active !== undefined) {
+    throw new UploadInProgressError(
+      `Asset ${stac.assetPath(target)} has upload ${active.upload.upload_id} in progress, created ${active.upload.created} (${Math.round(active.ageSecs)} s ago): another invocation may still be using it, so the record is retried later. Uploads older than ${staleAgeSecs} s (STALE_UPLOAD_AGE_SECS) are aborted.`,
+    );
+  }
+
+  for (const { upload, ageSecs } of inProgress) {
+    try {
+      await stac.abortUpload(target, upload.upload_id);
+      request.onStaleUploadAborted?.(upload, ageSecs);
+    } catch (error) {
+      // 409: it completed or was aborted in the meantime.
+      if (!(error instanceof StacApiError) || error.status !== 409) throw error;
+    }
+  }
+  try {
+    return await stac.createUpload(target, body);
+  } catch (error) {
+    if (!isUploadInProgress(error)) throw error;
+    throw new UploadInProgressError(
+      `Asset ${stac.assetPath(target)} got a new upload in progress right after the stale one was aborted: the record is retried later.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Completes our upload. When a retried complete gets 409 because an earlier attempt went
+ * through but its response was lost, reads the upload and accepts it when it is completed.
+ */
+async function completeOwnUpload(
+  request: RegisterRequest,
+  uploadId: string,
+  etags: { etag: string; part_number: number }[],
+): Promise<void> {
+  const { stac, target } = request;
+  try {
+    await stac.completeUpload(target, uploadId, etags);
+  } catch (error) {
+    if (error instanceof StacApiError && error.status === 409 && error.attempts > 1) {
+      const upload = await stac.getUpload(target, uploadId);
+      if (upload.status === 'completed') return;
+    }
+    throw error;
+  }
 }
 
 /** Sends the parts with bounded concurrency and returns their ETags in part order. */

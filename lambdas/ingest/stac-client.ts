@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { TokenProvider } from './cognito';
 import { IngestError } from './errors';
+import { redactText, sanitizeError } from './redact';
 import type { AssetMetadata, AssetTarget, PartMd5 } from './types';
 
 /** Statuses the API's documentation says are worth retrying. */
@@ -15,21 +16,61 @@ const BASE_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5000;
 /** Default time limit of one request. */
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Default time kept free before the invocation deadline for aborting an upload. */
+const DEFAULT_RESERVE_MS = 5000;
+/** Time an abort leaves before the deadline, for returning the batch response. */
+const ABORT_SAFETY_MS = 500;
+/** Shortest time limit worth sending a request with. */
+const MIN_REQUEST_TIME_MS = 250;
+
+/**
+ * Whether a later delivery of the record can succeed after this status. It can after a
+ * network error, 401, 408, 409, 429 and 5xx. Other 4xx need a person to fix the input or setup.
+ */
+function isRetryableLater(status: number | undefined): boolean {
+  return (
+    status === undefined ||
+    status >= 500 ||
+    status === 401 ||
+    status === 408 ||
+    status === 409 ||
+    status === 429
+  );
+}
 
 /** A request to the STAC API or to a presigned part URL failed. */
 export class StacApiError extends IngestError {
+  /** Whether a later delivery of the record can succeed. */
   readonly retryable: boolean;
+  /** Whether the request itself is retried within the invocation. */
+  readonly transient: boolean;
+  /** Attempts made before this error was raised. */
+  attempts = 1;
 
   constructor(
     message: string,
     readonly status: number | undefined,
     readonly responseBody?: unknown,
-    options?: { cause?: unknown; retryable?: boolean },
+    options?: { cause?: unknown; retryable?: boolean; transient?: boolean },
   ) {
     super(message, options);
-    this.retryable =
-      options?.retryable ??
-      (status === undefined || RETRYABLE_STATUSES.has(status) || status === 401);
+    this.retryable = options?.retryable ?? isRetryableLater(status);
+    this.transient = options?.transient ?? (status === undefined || RETRYABLE_STATUSES.has(status));
+  }
+}
+
+/**
+ * Too little time is left in the invocation to send a request or retry it. The record is
+ * retried by a later delivery.
+ */
+export class DeadlineExceededError extends StacApiError {
+  constructor(operation: string, leftMs: number) {
+    super(
+      `Not enough time left in the invocation (${Math.max(0, Math.round(leftMs))} ms before the reserve) for ${operation}: the record will be retried.`,
+      undefined,
+      undefined,
+      { retryable: true, transient: false },
+    );
   }
 }
 
@@ -72,11 +113,18 @@ export interface StacClientOptions {
   readonly maxRetries?: number;
   /** Time limit of one request in milliseconds. @default 30000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * Milliseconds left in the invocation. Requests and retries end `reserveMs` before that
+   * deadline, except aborts, which may use the reserve. @default unlimited
+   */
+  readonly remainingTimeMs?: () => number;
+  /** Time kept free before the deadline for aborting an upload, in milliseconds. @default 5000 */
+  readonly reserveMs?: number;
   /** Called before each retry, for logging. */
   readonly onRetry?: (details: { operation: string; attempt: number; error: StacApiError }) => void;
 }
 
-/** Removes the query string, which for presigned URLs holds the signature. */
+/** Removes the query string, which for presigned URLs contains the signature. */
 export function redactUrl(url: string): string {
   const index = url.indexOf('?');
   return index === -1 ? url : url.slice(0, index);
@@ -92,24 +140,58 @@ function sleep(ms: number): Promise<void> {
  * and jitter; a 401 gets one new token and one retry.
  */
 export class StacClient {
+  private readonly options: StacClientOptions;
   private readonly baseUrl: string;
   private readonly tokens: TokenProvider;
   private readonly maxRetries: number;
   private readonly requestTimeoutMs: number;
+  private readonly remainingTimeMs: () => number;
+  private readonly reserveMs: number;
   private readonly onRetry?: StacClientOptions['onRetry'];
-  private requests = 0;
+  private readonly counter: { requests: number };
 
-  constructor(options: StacClientOptions) {
+  constructor(options: StacClientOptions, counter = { requests: 0 }) {
+    this.options = options;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.tokens = options.tokens;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.remainingTimeMs = options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
+    this.reserveMs = options.reserveMs ?? DEFAULT_RESERVE_MS;
     this.onRetry = options.onRetry;
+    this.counter = counter;
+  }
+
+  /**
+   * Returns a client bound to one invocation's deadline. It shares the token provider and
+   * the request count with this client.
+   */
+  withDeadline(remainingTimeMs: () => number, reserveMs?: number): StacClient {
+    return new StacClient(
+      { ...this.options, remainingTimeMs, reserveMs: reserveMs ?? this.options.reserveMs },
+      this.counter,
+    );
   }
 
   /** Number of HTTP requests sent so far, parts included. */
   get requestCount(): number {
-    return this.requests;
+    return this.counter.requests;
+  }
+
+  /**
+   * Returns the time a request may take: the time left before the reserve, or for an abort
+   * the time left before the deadline itself.
+   */
+  private timeLeftMs(cleanup: boolean): number {
+    const remaining = this.remainingTimeMs();
+    return cleanup ? remaining - ABORT_SAFETY_MS : remaining - this.reserveMs;
+  }
+
+  /** Returns the time limit for the next request, or throws when too little time is left. */
+  private requestTimeLimitMs(operation: string, cleanup: boolean): number {
+    const left = this.timeLeftMs(cleanup);
+    if (left < MIN_REQUEST_TIME_MS) throw new DeadlineExceededError(operation, left);
+    return Math.min(this.requestTimeoutMs, left);
   }
 
   /** Path of an asset below the API root. */
@@ -137,6 +219,13 @@ export class StacClient {
     return response.body as StacUpload;
   }
 
+  /** Reads one upload. */
+  async getUpload(target: AssetTarget, uploadId: string): Promise<StacUpload> {
+    const path = `${this.assetPath(target)}/uploads/${encodeURIComponent(uploadId)}`;
+    const response = await this.send('GET', path);
+    return response.body as StacUpload;
+  }
+
   /** Lists the asset's uploads, optionally only those with a status. */
   async listUploads(target: AssetTarget, status?: StacUpload['status']): Promise<StacUpload[]> {
     const query = status === undefined ? '' : `?status=${status}`;
@@ -155,10 +244,13 @@ export class StacClient {
     return response.body as StacUpload;
   }
 
-  /** Aborts an upload, which drops its parts. */
+  /**
+   * Aborts an upload, which drops its parts. The abort may use the time reserved before the
+   * invocation deadline.
+   */
   async abortUpload(target: AssetTarget, uploadId: string): Promise<void> {
     const path = `${this.assetPath(target)}/uploads/${encodeURIComponent(uploadId)}/abort`;
-    await this.send('POST', path, {});
+    await this.send('POST', path, {}, { cleanup: true });
   }
 
   /**
@@ -171,17 +263,22 @@ export class StacClient {
     openBody: () => Promise<Readable>,
   ): Promise<string> {
     const operation = `PUT part ${part.partNumber} to ${redactUrl(url)}`;
-    return this.withRetries(operation, async () => {
+    return this.withRetries(operation, false, async () => {
+      const timeLimitMs = this.requestTimeLimitMs(operation, false);
       const body = await openBody();
-      const response = await this.putStream(url, body, {
-        'Content-MD5': part.md5,
-        'Content-Length': String(part.size),
-      });
+      const response = await this.putStream(
+        url,
+        body,
+        { 'Content-MD5': part.md5, 'Content-Length': String(part.size) },
+        timeLimitMs,
+      );
       if (response.status !== 200) {
+        // Only the code and message are kept: S3 errors may echo the signature.
+        const summary = summarizeXmlError(response.text);
         throw new StacApiError(
-          `${operation} failed with HTTP ${response.status}: ${summarizeXmlError(response.text)}`,
+          `${operation} failed with HTTP ${response.status}: ${summary}`,
           response.status,
-          response.text,
+          summary,
         );
       }
       const etag = response.headers.etag;
@@ -196,38 +293,40 @@ export class StacClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { allow404?: boolean } = {},
+    options: { allow404?: boolean; cleanup?: boolean } = {},
   ): Promise<{ status: number; body: unknown }> {
     const operation = `${method} ${path}`;
+    const cleanup = options.cleanup ?? false;
     let renewedToken = false;
 
-    return this.withRetries(operation, async () => {
+    return this.withRetries(operation, cleanup, async () => {
+      const timeLimitMs = this.requestTimeLimitMs(operation, cleanup);
       const token = method === 'GET' ? undefined : await this.tokens.getToken();
       const headers: Record<string, string> = { Accept: 'application/json' };
       if (token !== undefined) headers.Authorization = `Bearer ${token}`;
       if (body !== undefined) headers['Content-Type'] = 'application/json';
 
       let response: Response;
-      this.requests += 1;
+      let text: string;
+      this.counter.requests += 1;
       try {
+        const signal = AbortSignal.timeout(timeLimitMs);
         response = await fetch(`${this.baseUrl}${path}`, {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.requestTimeoutMs),
+          signal,
         });
+        text = await response.text();
       } catch (error) {
         throw new StacApiError(
-          `${operation} failed: ${describeNetworkError(error)}`,
+          `${operation} failed after at most ${timeLimitMs} ms: ${describeNetworkError(error)}`,
           undefined,
           undefined,
-          {
-            cause: error,
-          },
+          { cause: sanitizeError(error) },
         );
       }
 
-      const text = await response.text();
       const parsed = parseJson(text);
       if (response.ok || (options.allow404 && response.status === 404)) {
         return { status: response.status, body: parsed };
@@ -239,72 +338,94 @@ export class StacClient {
         this.tokens.invalidate(token);
         throw new StacApiError(`${operation} was rejected with HTTP 401.`, 401, parsed, {
           retryable: true,
+          transient: true,
         });
       }
       throw new StacApiError(
         `${operation} failed with HTTP ${response.status}: ${describeApiError(parsed, text)}`,
         response.status,
         parsed,
-        { retryable: RETRYABLE_STATUSES.has(response.status) },
       );
     });
   }
 
-  private async withRetries<T>(operation: string, attempt: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `attempt` and retries transient failures with exponential backoff and full jitter,
+   * at most `maxRetries` times and only while the backoff and another request fit in the
+   * time left. The error raised carries the number of attempts made.
+   */
+  private async withRetries<T>(
+    operation: string,
+    cleanup: boolean,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     for (let retry = 0; ; retry += 1) {
       try {
         return await attempt();
       } catch (error) {
-        if (!(error instanceof StacApiError) || !error.retryable || retry >= this.maxRetries) {
+        if (error instanceof StacApiError) error.attempts = retry + 1;
+        if (!(error instanceof StacApiError) || !error.transient || retry >= this.maxRetries) {
           throw error;
         }
+        const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** retry);
+        // The API's documentation requires at least 100 ms. A 401 is retried at once.
+        const delayMs = error.status === 401 ? 0 : 100 + Math.random() * ceiling;
+        if (this.timeLeftMs(cleanup) - delayMs < MIN_REQUEST_TIME_MS) throw error;
         this.onRetry?.({ operation, attempt: retry + 1, error });
-        if (error.status !== 401) {
-          const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** retry);
-          // At least 100 ms, as the API's documentation asks for.
-          await sleep(100 + Math.random() * ceiling);
-        }
+        if (delayMs > 0) await sleep(delayMs);
       }
     }
   }
 
+  /**
+   * Streams `body` to `url`. The request fails when the connection is idle for the request
+   * timeout, or when it runs longer than `timeLimitMs` in total.
+   */
   private putStream(
     url: string,
     body: Readable,
     headers: Record<string, string>,
+    timeLimitMs: number,
   ): Promise<{ status: number; headers: IncomingMessage['headers']; text: string }> {
-    this.requests += 1;
+    this.counter.requests += 1;
     const send = url.startsWith('https:') ? httpsRequest : httpRequest;
 
     return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
       const fail = (error: unknown) => {
+        clearTimeout(timer);
         body.destroy();
         reject(
           new StacApiError(
             `PUT ${redactUrl(url)} failed: ${describeNetworkError(error)}`,
             undefined,
             undefined,
-            { cause: error },
+            { cause: sanitizeError(error) },
           ),
         );
       };
       const request = send(
         url,
-        { method: 'PUT', headers, timeout: this.requestTimeoutMs },
+        { method: 'PUT', headers, timeout: Math.min(this.requestTimeoutMs, timeLimitMs) },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', fail);
-          response.on('end', () =>
+          response.on('end', () => {
+            clearTimeout(timer);
             resolve({
               status: response.statusCode ?? 0,
               headers: response.headers,
               text: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
+            });
+          });
         },
       );
-      request.on('timeout', () => request.destroy(new Error('request timed out')));
+      timer = setTimeout(
+        () => request.destroy(new Error(`request timed out after ${timeLimitMs} ms`)),
+        timeLimitMs,
+      );
+      request.on('timeout', () => request.destroy(new Error('request timed out (idle)')));
       request.on('error', fail);
       body.on('error', (error) => request.destroy(error));
       body.pipe(request);
@@ -337,7 +458,7 @@ function summarizeXmlError(text: string): string {
 }
 
 function describeNetworkError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) return redactText(String(error));
   const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-  return `${error.message}${cause}`;
+  return redactText(`${error.message}${cause}`);
 }
