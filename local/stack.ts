@@ -4,7 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createLambdaHandler } from '../lambdas/ingest/lambda';
-import { createAwsClients, type IngestRuntime } from '../lambdas/ingest/runtime';
+import { type AwsClients, createAwsClients, type IngestRuntime } from '../lambdas/ingest/runtime';
 import { createLocalAws, destroyClients, type LocalAws, type LocalAwsClients } from './aws-setup';
 import { type MotoServer, startMoto } from './moto';
 import { type BatchResult, type Poller, startPoller } from './poller';
@@ -66,6 +66,8 @@ export interface LocalStack {
   readonly clients: LocalAwsClients;
   /** The ingest function, as the poller invokes it. */
   readonly handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+  /** The ingest function's own SDK clients, for tests that count its requests. */
+  readonly functionClients: AwsClients;
   /** The function's cached secret, token and API client, once the first batch has run. */
   runtime(): IngestRuntime | undefined;
   readonly poller?: Poller;
@@ -140,6 +142,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stac: ownStac,
       clients: ownClients,
       handler,
+      functionClients: handler.clients,
       runtime: handler.runtime,
       poller,
       stop: async () => {
@@ -181,5 +184,5 @@ function createLocalHandler(aws: LocalAws, stac: StacEmulator, options: LocalSta
   const handler = createLambdaHandler({ logger, metrics, clients, env, now: options.now });
   const invoke = (event: SQSEvent, context: Context) =>
     handler(event, context) as Promise<SQSBatchResponse>;
-  return Object.assign(invoke, { runtime: handler.runtime });
+  return Object.assign(invoke, { runtime: handler.runtime, clients });
 }

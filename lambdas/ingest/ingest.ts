@@ -1,15 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { computeDigests } from './digests';
 import { IngestError, InvalidInputError } from './errors';
 import { parseBatch } from './events';
 import { type KeyLayout, resolveTarget } from './key-layout';
 import { checkExtensionMatchesMediaType, mediaTypeFromFileName } from './media-types';
 import { parseUserMetadata } from './metadata';
+import { type ChecksumSource, prepareObject } from './object-digests';
 import { planParts } from './part-plan';
 import { registerAsset } from './register';
-import { headObject, openObject } from './s3-object';
+import { headObject } from './s3-object';
 import { redactUrl, type StacClient } from './stac-client';
 import type { AssetMetadata, AssetTarget, ObjectRef } from './types';
 
@@ -54,6 +54,8 @@ export interface ObjectResult {
   readonly asset?: string;
   readonly type?: string;
   readonly checksum?: string;
+  /** `stored`: S3's SHA-256 checksum and MD5 ETag were used; `computed`: the object was hashed. */
+  readonly checksumSource?: ChecksumSource;
   readonly href?: string;
   readonly size?: number;
   readonly uploadId?: string;
@@ -121,9 +123,12 @@ export async function ingestObject(ref: ObjectRef, context: IngestContext): Prom
   }
 
   const parts = planParts(head.size, { partSizeBytes: settings.partSizeBytes });
-  const body = await openObject(s3, ref, head);
-  const digests = await computeDigests(body, parts);
-  logger.debug('Computed digests', { checksum: digests.checksum, parts: parts.length });
+  const { digests, checksumSource, openPart } = await prepareObject(s3, ref, head, parts);
+  logger.debug('Obtained digests', {
+    checksum: digests.checksum,
+    checksum_source: checksumSource,
+    parts: parts.length,
+  });
 
   const result = await registerAsset({
     stac,
@@ -131,7 +136,7 @@ export async function ingestObject(ref: ObjectRef, context: IngestContext): Prom
     metadata,
     digests,
     parts,
-    openPart: (part) => openObject(s3, ref, head, part),
+    openPart,
     partConcurrency: settings.partConcurrency,
     onUploadCreated: (uploadId) => {
       logger.appendPersistentKeys({ upload_id: uploadId });
@@ -150,6 +155,7 @@ export async function ingestObject(ref: ObjectRef, context: IngestContext): Prom
     asset: target.asset,
     type: metadata.type,
     checksum: digests.checksum,
+    checksumSource,
     href: result.href === undefined ? undefined : redactUrl(result.href),
     size: head.size,
     uploadId: result.uploadId,

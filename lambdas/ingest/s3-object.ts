@@ -23,6 +23,14 @@ export interface ObjectHead {
   readonly versionId?: string;
   /** User metadata, keys lowercased without the `x-amz-meta-` prefix. */
   readonly metadata: Record<string, string>;
+  /** Base64 SHA-256 checksum that S3 stores, present when the uploader sent one. */
+  readonly checksumSha256?: string;
+  /** `FULL_OBJECT` or `COMPOSITE` (a checksum of part checksums); S3 emulators may omit it. */
+  readonly checksumType?: string;
+  /** Server-side encryption: `AES256`, `aws:kms` or `aws:kms:dsse`. */
+  readonly serverSideEncryption?: string;
+  /** Algorithm of server-side encryption with a customer-provided key (SSE-C), when used. */
+  readonly sseCustomerAlgorithm?: string;
 }
 
 function isNotFound(error: unknown): boolean {
@@ -40,15 +48,24 @@ function describe(ref: ObjectRef): string {
   return `s3://${ref.bucket}/${ref.key}`;
 }
 
-/** Reads the object's size, ETag and user metadata; returns undefined when it no longer exists. */
+/**
+ * Reads the object's size, ETag, user metadata, stored checksum and encryption; returns
+ * undefined when it no longer exists.
+ */
 export async function headObject(s3: S3Client, ref: ObjectRef): Promise<ObjectHead | undefined> {
   try {
-    const output = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    const output = await s3.send(
+      new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ChecksumMode: 'ENABLED' }),
+    );
     return {
       size: output.ContentLength ?? 0,
       eTag: output.ETag ?? '',
       versionId: output.VersionId,
       metadata: output.Metadata ?? {},
+      checksumSha256: output.ChecksumSHA256,
+      checksumType: output.ChecksumType,
+      serverSideEncryption: output.ServerSideEncryption,
+      sseCustomerAlgorithm: output.SSECustomerAlgorithm,
     };
   } catch (error) {
     if (isNotFound(error)) return undefined;
