@@ -91,11 +91,12 @@ function metadataMatches(existing: StacAsset, metadata: AssetMetadata): boolean 
 }
 
 /**
- * Registers a file as a STAC asset: puts the asset metadata, creates a
- * multipart upload with the MD5 of each part and the file's multihash, sends
- * the parts, completes the upload and reads the asset back to check its
- * checksum. An asset that already has the file's checksum gets no new
- * upload. Any failure after the upload was created aborts it.
+ * Registers a file as a STAC asset. It puts the asset metadata unless the
+ * existing asset already has it, then creates a multipart upload with the MD5
+ * of each part and the file's multihash and sends the parts. It completes the
+ * upload and reads the asset back to check its checksum. An asset that already
+ * has the file's checksum gets no new upload. Any failure after the upload was
+ * created aborts it.
  */
 export async function registerAsset(request: RegisterRequest): Promise<RegisterResult> {
   const { stac, target, metadata, digests } = request;
@@ -115,7 +116,9 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
     return { outcome: 'unchanged', assetCreated: false, metadataUpdated, href: existing.href };
   }
 
-  const assetCreated = await putAssetMetadata(request);
+  // An existing asset whose metadata already matches needs no PUT before its new file.
+  const metadataUpdated = existing === undefined || !metadataMatches(existing, metadata);
+  const assetCreated = metadataUpdated ? await putAssetMetadata(request) : false;
   const uploadId = await uploadFile(request);
 
   const stored = await stac.getAsset(target);
@@ -129,7 +132,7 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
     outcome: 'uploaded',
     uploadId,
     assetCreated,
-    metadataUpdated: true,
+    metadataUpdated,
     href: stored?.href,
   };
 }

@@ -100,4 +100,23 @@ describe('ingest with a stored SHA-256 checksum', () => {
     expect(asset?.['file:checksum']).toBeUndefined();
     expect(stack.stac.uploadsInProgress()).toEqual([]);
   });
+
+  it('replaces a file without a second asset PUT', async () => {
+    // Arrange
+    await ingest('replaced.tif', patternBytes(1024, 17));
+    const assetPath = `/assets/replaced.tif`;
+    const requestsBefore = stack.stac.requestLog.length;
+    const replacement = patternBytes(1024, 19);
+
+    // Act
+    await ingest('replaced.tif', replacement);
+
+    // Assert
+    const requests = stack.stac.requestLog.slice(requestsBefore);
+    expect(
+      requests.filter((entry) => entry.method === 'PUT' && entry.path.endsWith(assetPath)),
+    ).toEqual([]);
+    const asset = stack.stac.getAsset(COLLECTION, ITEM, 'replaced.tif');
+    expect(String(asset?.['file:checksum']).toLowerCase()).toBe(multihash(replacement));
+  });
 });
