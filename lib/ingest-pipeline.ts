@@ -131,6 +131,9 @@ export class IngestPipeline extends Construct {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: settings.logLevel,
+        // The function sends a message whose failure is permanent, such as an invalid file,
+        // straight to this queue instead of letting it fail maxReceiveCount times.
+        DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
         // Stack traces then point into the TypeScript sources through the bundled source map.
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -239,8 +242,9 @@ export class IngestPipeline extends Construct {
 
   /**
    * Creates the function role with inline statements only, which allow writing to its
-   * own log group, reading the ingested objects, listing their keys and reading the one
-   * secret. The event source and X-Ray add their statements to this role.
+   * own log group, reading the ingested objects, listing their keys, sending to the
+   * dead-letter queue and reading the one secret. The event source and X-Ray add their
+   * statements to this role.
    */
   private createRole(settings: ResolvedSettings): iam.Role {
     const stack = Stack.of(this);
@@ -287,6 +291,15 @@ export class IngestPipeline extends Construct {
           settings.prefix === undefined
             ? undefined
             : { StringLike: { 's3:prefix': `${settings.prefix}*` } },
+      }),
+    );
+
+    // The function only writes to the dead-letter queue, so it gets SendMessage alone.
+    // The queue uses SQS-managed encryption, which needs no KMS permission.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: [this.deadLetterQueue.queueArn],
       }),
     );
 

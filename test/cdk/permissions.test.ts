@@ -174,6 +174,23 @@ describe('function permissions', () => {
     ]);
   });
 
+  test('dead-letter queue grants SendMessage only', () => {
+    const { template } = buildStack();
+    const deadLetterQueueArn = {
+      'Fn::GetAtt': [expect.stringMatching(/^IngestDeadLetterQueue/), 'Arn'],
+    };
+    const deadLetterStatements = functionStatements(template).filter((statement) =>
+      JSON.stringify(statement.Resource).includes('IngestDeadLetterQueue'),
+    );
+    expect(deadLetterStatements).toEqual([
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: deadLetterQueueArn },
+    ]);
+    const sendStatements = functionStatements(template).filter((statement) =>
+      actionsOf(statement).includes('sqs:SendMessage'),
+    );
+    expect(sendStatements).toHaveLength(1);
+  });
+
   test('logs go only to the function log group', () => {
     const { template } = buildStack();
     const logStatements = functionStatements(template).filter((statement) =>

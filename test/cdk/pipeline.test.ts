@@ -299,6 +299,7 @@ describe('ingest function', () => {
           POWERTOOLS_METRICS_NAMESPACE: 'StacIngest',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
+          DEAD_LETTER_QUEUE_URL: { Ref: Match.stringLikeRegexp('^IngestDeadLetterQueue') },
         },
       },
     });

@@ -29,7 +29,8 @@ interface SynthesizedFunction {
   readonly file: string;
   /** Name of the handler export, the part after the last dot of the handler string. */
   readonly exportName: string;
-  readonly environment: Record<string, string>;
+  /** Environment variables, some of them CloudFormation references such as `{ Ref }`. */
+  readonly environment: Record<string, unknown>;
   readonly memoryMib: number;
   readonly timeoutSecs: number;
 }
@@ -107,7 +108,7 @@ function findIngestFunction(outdir: string): SynthesizedFunction {
   const properties = functions[0].Properties as {
     Code: { S3Key: unknown };
     Handler: string;
-    Environment: { Variables: Record<string, string> };
+    Environment: { Variables: Record<string, unknown> };
     MemorySize: number;
     Timeout: number;
   };
@@ -281,6 +282,9 @@ describe('synthesized function bundle', () => {
   test('template sets the function settings', () => {
     expect(fn.environment.STAC_API_URL).toBe(CONTEXT.stacApiUrl);
     expect(fn.environment.SECRET_ID).toBe(CONTEXT.secretName);
+    expect(fn.environment.DEAD_LETTER_QUEUE_URL).toEqual({
+      Ref: expect.stringMatching(/^IngestDeadLetterQueue/),
+    });
     expect(fn.exportName).toBe('handler');
     expect(path.basename(fn.file)).toBe('index.js');
     expect(fs.existsSync(fn.file)).toBe(true);
@@ -298,10 +302,11 @@ describe('synthesized function bundle', () => {
     // from this process. The S3, Secrets Manager and Cognito clients reach moto_server
     // only through AWS_ENDPOINT_URL, because the object, the secret and the user pool
     // exist only there.
-    const env: Record<string, string> = {
+    const env: Record<string, unknown> = {
       ...fn.environment,
       STAC_API_URL: stack.info.stacApiUrl,
       SECRET_ID: stack.info.secretId,
+      DEAD_LETTER_QUEUE_URL: stack.aws.deadLetterQueueUrl,
       AWS_ENDPOINT_URL: stack.aws.endpoint,
       AWS_REGION: stack.aws.region,
       AWS_ACCESS_KEY_ID: 'testing',
@@ -314,9 +319,13 @@ describe('synthesized function bundle', () => {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMib),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     };
+    // The template gives the queue URL as a reference, which the override above replaces.
+    for (const [name, value] of Object.entries(env)) {
+      expect({ name, type: typeof value }).toEqual({ name, type: 'string' });
+    }
 
     // Act
-    const invocation = await invokeBundle(fn, env, event, workDir);
+    const invocation = await invokeBundle(fn, env as Record<string, string>, event, workDir);
 
     // Assert
     // stderr is part of the value so that a failing runner shows its output. On Node.js 20
