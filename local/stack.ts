@@ -4,6 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createLambdaHandler } from '../lambdas/ingest/lambda';
+import { redactLogValue } from '../lambdas/ingest/redact';
 import { type AwsClients, createAwsClients, type IngestRuntime } from '../lambdas/ingest/runtime';
 import { createLocalAws, destroyClients, type LocalAws, type LocalAwsClients } from './aws-setup';
 import { type MotoServer, startMoto } from './moto';
@@ -46,6 +47,13 @@ export interface LocalStackOptions {
   readonly metrics?: boolean;
   /** Run the poller that delivers queue messages to the function. @default true */
   readonly poll?: boolean;
+  /** Time each invocation may run, as the Lambda timeout, in milliseconds. @default 60000 */
+  readonly timeoutMs?: number;
+  /**
+   * Set the function's `DEAD_LETTER_QUEUE_URL` to the stack's dead-letter queue, so that it
+   * sends permanently failed messages there at once. @default false
+   */
+  readonly deadLetterFastPath?: boolean;
   /** Extra environment of the ingest function, over the stack's own settings. */
   readonly env?: Record<string, string>;
   /** Clock of the function's secret and token caches. @default Date.now */
@@ -129,6 +137,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             queueUrl: aws.queueUrl,
             queueArn: aws.queueArn,
             handler,
+            timeoutMs: options.timeoutMs,
             onBatch: options.onBatch,
             log,
           });
@@ -169,9 +178,14 @@ function createLocalHandler(aws: LocalAws, stac: StacEmulator, options: LocalSta
     STAC_API_URL: stac.url,
     SECRET_ID: aws.secretId,
     PART_SIZE_MIB: String(options.partSizeMib ?? 64),
+    ...(options.deadLetterFastPath ? { DEAD_LETTER_QUEUE_URL: aws.deadLetterQueueUrl } : {}),
     ...options.env,
   };
-  const logger = new Logger({ serviceName: 'stac-ingest', logLevel: options.logLevel ?? 'INFO' });
+  const logger = new Logger({
+    serviceName: 'stac-ingest',
+    logLevel: options.logLevel ?? 'INFO',
+    jsonReplacerFn: redactLogValue,
+  });
   // Powertools reads this switch from the environment only.
   if (options.metrics === false) process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   const metrics = new Metrics({ namespace: 'StacIngest', serviceName: 'stac-ingest' });

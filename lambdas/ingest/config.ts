@@ -1,5 +1,6 @@
 import { ConfigurationError } from './errors';
 import { DEFAULT_KEY_LAYOUTS, type KeyLayout, parseKeyLayouts } from './key-layout';
+import { DEFAULT_STALE_UPLOAD_AGE_SECS } from './register';
 import { DEFAULT_SECRET_MAX_AGE_SECS } from './secret';
 
 const MIB = 1024 * 1024;
@@ -21,6 +22,23 @@ export interface IngestConfig {
   readonly partConcurrency: number;
   /** `STAC_REQUEST_TIMEOUT_SECS`: time limit of one request to the API. @default 60 */
   readonly requestTimeoutMs: number;
+  /**
+   * `STALE_UPLOAD_AGE_SECS`: age from which another upload in progress on the same asset is
+   * aborted. Keep it above the function timeout plus a margin for clock skew, because a
+   * younger upload may belong to a running invocation. @default 960 (15 min + 1 min)
+   */
+  readonly staleUploadAgeSecs: number;
+  /**
+   * `DEADLINE_MARGIN_SECS`: no object starts with less time left in the invocation. Requests
+   * stop at half of it, so that aborting an upload has the other half. @default 10
+   */
+  readonly deadlineMarginMs: number;
+  /**
+   * `DEAD_LETTER_QUEUE_URL`: when set, a message that failed permanently (invalid input) is
+   * sent to this queue at once and reported as done. Unset, it is reported as failed and
+   * reaches the dead-letter queue through the redrive policy. @default unset
+   */
+  readonly deadLetterQueueUrl?: string;
 }
 
 type Environment = Record<string, string | undefined>;
@@ -74,6 +92,20 @@ export function readConfig(env: Environment = process.env): IngestConfig {
   const partSizeMib = readNumber('PART_SIZE_MIB', 64, 5, 5 * 1024);
   const partConcurrency = readNumber('PART_CONCURRENCY', 4, 1, 32);
   const requestTimeoutSecs = readNumber('STAC_REQUEST_TIMEOUT_SECS', 60, 1, 900);
+  const staleUploadAgeSecs = readNumber(
+    'STALE_UPLOAD_AGE_SECS',
+    DEFAULT_STALE_UPLOAD_AGE_SECS,
+    60,
+    7 * 86_400,
+  );
+  const deadlineMarginSecs = readNumber('DEADLINE_MARGIN_SECS', 10, 1, 300);
+
+  const deadLetterQueueUrl = env.DEAD_LETTER_QUEUE_URL?.trim() || undefined;
+  if (deadLetterQueueUrl !== undefined && !isHttpUrl(deadLetterQueueUrl)) {
+    problems.push(
+      `DEAD_LETTER_QUEUE_URL="${deadLetterQueueUrl}" is invalid: set the queue URL, such as https://sqs.<region>.amazonaws.com/<account>/<name>, or leave it unset`,
+    );
+  }
 
   if (problems.length > 0) {
     throw new ConfigurationError(`Invalid configuration: ${problems.join('; ')}.`);
@@ -87,6 +119,9 @@ export function readConfig(env: Environment = process.env): IngestConfig {
     partSizeBytes: Math.round(partSizeMib * MIB),
     partConcurrency: Math.floor(partConcurrency),
     requestTimeoutMs: requestTimeoutSecs * 1000,
+    staleUploadAgeSecs,
+    deadlineMarginMs: deadlineMarginSecs * 1000,
+    deadLetterQueueUrl,
   };
 }
 

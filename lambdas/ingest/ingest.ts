@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { PermanentFailure } from './dead-letter';
 import { IngestError, InvalidInputError } from './errors';
 import { parseBatch } from './events';
 import { type KeyLayout, resolveTarget } from './key-layout';
@@ -9,7 +10,7 @@ import { parseUserMetadata } from './metadata';
 import { type ChecksumSource, prepareObject } from './object-digests';
 import { planParts } from './part-plan';
 import { registerAsset } from './register';
-import { headObject } from './s3-object';
+import { headObject, ObjectChangedError, type ObjectHead } from './s3-object';
 import { redactUrl, type StacClient } from './stac-client';
 import type { AssetMetadata, AssetTarget, ObjectRef } from './types';
 
@@ -30,6 +31,10 @@ export interface IngestSettings {
   readonly partSizeBytes: number;
   /** Parts sent at the same time. @default 4 */
   readonly partConcurrency?: number;
+  /** Time left in the invocation below which no new object starts. @default 10000 */
+  readonly deadlineMarginMs?: number;
+  /** Age in seconds from which another upload in progress on the asset is aborted. @default 960 */
+  readonly staleUploadAgeSecs?: number;
 }
 
 /** Clients and settings the ingest core runs with. */
@@ -67,6 +72,11 @@ export interface ObjectResult {
 /** Outcome of a batch: the records to retry and what happened to each object. */
 export interface BatchResult extends SQSBatchResponse {
   readonly results: ObjectResult[];
+  /**
+   * Failed messages whose every failure is permanent (invalid input), so that retrying them
+   * cannot succeed. They are also listed in `batchItemFailures`.
+   */
+  readonly permanentFailures: PermanentFailure[];
 }
 
 /** Log keys that identify an object and its target. */
@@ -144,6 +154,23 @@ export async function ingestObject(ref: ObjectRef, context: IngestContext): Prom
     },
     onAbortFailed: (uploadId, error) =>
       logger.error('Aborting the upload failed: abort it by hand', { upload_id: uploadId, error }),
+    onUploadAborted: (uploadId, cause) =>
+      logger.warn('Upload aborted after a failure', {
+        upload_id: uploadId,
+        cause: cause instanceof Error ? cause.message : String(cause),
+      }),
+    onStaleUploadAborted: (upload, ageSecs) =>
+      logger.warn('Aborted a stale upload in progress of another invocation', {
+        stale_upload_id: upload.upload_id,
+        stale_upload_created: upload.created,
+        stale_upload_age_secs: Math.round(ageSecs),
+      }),
+    onUrlsExpired: (uploadId) =>
+      logger.warn('Presigned part URLs expired: the upload was aborted and starts again', {
+        upload_id: uploadId,
+      }),
+    staleUploadAgeSecs: settings.staleUploadAgeSecs,
+    beforeComplete: () => checkObjectUnchanged(s3, ref, head),
   });
 
   return {
@@ -161,6 +188,20 @@ export async function ingestObject(ref: ObjectRef, context: IngestContext): Prom
     uploadId: result.uploadId,
     durationMs: Date.now() - startedAt,
   };
+}
+
+/**
+ * Reads the object's metadata again and raises ObjectChangedError when its ETag or version
+ * differs from the first read, so that the newer event of an overwritten object wins.
+ * NOTE: an overwrite between this check and the upload's completion is not detected.
+ */
+async function checkObjectUnchanged(s3: S3Client, ref: ObjectRef, head: ObjectHead): Promise<void> {
+  const current = await headObject(s3, ref);
+  if (current?.eTag !== head.eTag || current?.versionId !== head.versionId) {
+    throw new ObjectChangedError(
+      `s3://${ref.bucket}/${ref.key} changed or was deleted while it was read: the record is retried so that the newest version is registered.`,
+    );
+  }
 }
 
 function recordMetrics(metrics: MetricsSink | undefined, result: ObjectResult): void {
@@ -209,13 +250,16 @@ export async function ingestBatch(
   const { logger } = context;
   const remainingTimeMs = context.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
   const failures: { itemIdentifier: string }[] = [];
+  const permanentFailures: PermanentFailure[] = [];
   const results: ObjectResult[] = [];
+  const marginMs = context.settings.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const seen = new Map<string, Promise<ObjectResult>>();
 
   for (const entry of parseBatch(event)) {
     if (entry.error !== undefined) {
       logger.error('Invalid event record', { message_id: entry.messageId, error: entry.error });
       failures.push({ itemIdentifier: entry.messageId });
+      permanentFailures.push({ messageId: entry.messageId, error: entry.error });
       continue;
     }
     for (const skipped of entry.skipped) {
@@ -223,13 +267,16 @@ export async function ingestBatch(
     }
 
     let failed = false;
+    let retryable = false;
+    let permanentError: { key: string; error: Error } | undefined;
     for (const ref of entry.objects) {
-      if (remainingTimeMs() < DEFAULT_DEADLINE_MARGIN_MS) {
+      if (remainingTimeMs() < marginMs) {
         logger.warn('Too little time left in the invocation, the record will be retried', {
           ...objectKeys(ref),
           remaining_ms: remainingTimeMs(),
         });
         failed = true;
+        retryable = true;
         continue;
       }
 
@@ -248,12 +295,23 @@ export async function ingestBatch(
       } else {
         logger.info('Same object twice in the batch, handled once', objectKeys(ref));
       }
-      if (result.status === 'failed') failed = true;
+      if (result.status === 'failed') {
+        failed = true;
+        const error = result.error ?? new Error(result.reason ?? 'unknown error');
+        if (error instanceof IngestError && !error.retryable) {
+          permanentError ??= { key: ref.key, error };
+        } else {
+          retryable = true;
+        }
+      }
     }
     if (failed) failures.push({ itemIdentifier: entry.messageId });
+    if (failed && !retryable && permanentError !== undefined) {
+      permanentFailures.push({ messageId: entry.messageId, ...permanentError });
+    }
   }
 
-  return { batchItemFailures: failures, results };
+  return { batchItemFailures: failures, results, permanentFailures };
 }
 
 async function runOne(ref: ObjectRef, context: IngestContext): Promise<ObjectResult> {

@@ -57,6 +57,11 @@ export interface RegisterRequest {
   readonly partConcurrency?: number;
   /** Called when the upload was created, so the caller can log its id. */
   readonly onUploadCreated?: (uploadId: string) => void;
+  /**
+   * Called after the parts were sent and before the upload is completed. An error it raises
+   * aborts the upload, which lets the caller check that the source did not change.
+   */
+  readonly beforeComplete?: () => Promise<void>;
   /** Called when aborting our own upload failed; the error is not rethrown. */
   readonly onAbortFailed?: (uploadId: string, error: unknown) => void;
   /** Called when our own upload was aborted after a failure. */
@@ -167,6 +172,7 @@ async function uploadFile(request: RegisterRequest): Promise<string> {
     request.onUploadCreated?.(upload.upload_id);
     try {
       const etags = await sendParts(request, upload.urls ?? []);
+      await request.beforeComplete?.();
       await completeOwnUpload(request, upload.upload_id, etags);
       return upload.upload_id;
     } catch (error) {

@@ -2,9 +2,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { TokenProvider } from './cognito';
 import { type IngestConfig, readConfig } from './config';
+import { sendToDeadLetterQueue } from './dead-letter';
 import { ingestBatch, type MetricsSink } from './ingest';
 import { SecretStore } from './secret';
 import { StacClient } from './stac-client';
@@ -13,6 +15,8 @@ import { StacClient } from './stac-client';
 export interface AwsClients {
   readonly s3: S3Client;
   readonly secretsManager: SecretsManagerClient;
+  /** Sends permanently failed messages to the dead-letter queue, when one is configured. */
+  readonly sqs: SQSClient;
   /** Returns the Cognito client of a region. */
   readonly cognito: (region: string) => CognitoIdentityProviderClient;
 }
@@ -52,9 +56,11 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
     forcePathStyle: options.forcePathStyle ?? false,
   });
   const secretsManager = new SecretsManagerClient({ ...common, region: options.region });
+  const sqs = new SQSClient({ ...common, region: options.region });
   return {
     s3,
     secretsManager,
+    sqs,
     cognito: (region) => new CognitoIdentityProviderClient({ ...common, region }),
   };
 }
@@ -132,19 +138,49 @@ export function createBatchHandler(options: BatchHandlerOptions) {
       options.logger,
       options.now,
     );
+    const { config } = runtime;
+    const remainingTimeMs =
+      context === undefined ? undefined : () => context.getRemainingTimeInMillis();
     const result = await ingestBatch(event, {
       s3: options.clients.s3,
-      stac: runtime.stac,
+      // Requests stop at half the margin, so that aborting an upload has the other half.
+      stac:
+        remainingTimeMs === undefined
+          ? runtime.stac
+          : runtime.stac.withDeadline(remainingTimeMs, config.deadlineMarginMs / 2),
       logger: options.logger,
       metrics: options.metrics,
       settings: {
         keyLayouts: runtime.config.keyLayouts,
         partSizeBytes: runtime.config.partSizeBytes,
         partConcurrency: runtime.config.partConcurrency,
+        deadlineMarginMs: config.deadlineMarginMs,
+        staleUploadAgeSecs: config.staleUploadAgeSecs,
       },
-      remainingTimeMs: context === undefined ? undefined : () => context.getRemainingTimeInMillis(),
+      remainingTimeMs,
     });
-    return { batchItemFailures: result.batchItemFailures };
+
+    if (
+      config.deadLetterQueueUrl === undefined ||
+      result.permanentFailures.length === 0 ||
+      !('Records' in event) ||
+      event.Records.length === 0 ||
+      !('messageId' in event.Records[0])
+    ) {
+      return { batchItemFailures: result.batchItemFailures };
+    }
+    const sent = await sendToDeadLetterQueue(
+      options.clients.sqs,
+      config.deadLetterQueueUrl,
+      (event as SQSEvent).Records,
+      result.permanentFailures,
+      options.logger,
+    );
+    return {
+      batchItemFailures: result.batchItemFailures.filter(
+        (failure) => !sent.has(failure.itemIdentifier),
+      ),
+    };
   };
 
   return Object.assign(handleBatch, { runtime: () => runtime });

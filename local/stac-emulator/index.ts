@@ -69,7 +69,7 @@ export interface StacEmulator {
     asset: string;
   })[];
   /**
-   * Injected faults: a rule makes the next N matching requests answer with a status, hang,
+   * Injected faults: a rule makes the next N matching requests respond with a status, hang,
    * drop the connection or wait. The same rules can be managed over HTTP under `/_faults`.
    */
   readonly faults: FaultInjector;
@@ -77,6 +77,8 @@ export interface StacEmulator {
   expireTokens(): number;
   /** Expires the presigned URLs of every upload in progress (403 `AccessDenied`, as S3). */
   expirePresignedUrls(): number;
+  /** Returns every presigned part URL issued so far, with its query string. */
+  presignedUrls(): string[];
   /** Returns an upload's status, or undefined when the upload does not exist. */
   uploadStatus(uploadId: string): 'in-progress' | 'completed' | 'aborted' | undefined;
   /** Sets an upload's creation time, to make it look older than it is. */
@@ -168,6 +170,8 @@ export async function startStacEmulator(options: StacEmulatorOptions = {}): Prom
     faults,
     expireTokens,
     expirePresignedUrls,
+    presignedUrls: () =>
+      [...context.store.uploads.values()].flatMap((upload) => upload.urls.map((u) => u.url)),
     uploadStatus: (uploadId) => context.store.uploads.get(uploadId)?.status,
     setUploadCreated: (uploadId, created) => {
       const upload = context.store.uploads.get(uploadId);
