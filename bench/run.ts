@@ -342,9 +342,9 @@ function renderReport(input: {
     'Where the ratio misses 1.5: the ingest reads the object twice (the hashing pass, then ' +
       'each part for its upload) in ranged GetObject requests, while the baseline reads it ' +
       'once in one request. moto_server 5.2.1 serves a ranged GetObject by reading the whole ' +
-      'object and slicing it (`key.value` in its S3 responses), so one 16 MiB ranged read ' +
-      'of a large object costs about as much as a whole read (compare the last two columns), ' +
-      'and the GetObject column times that cost is the S3 share of the ingest. Against S3, a ' +
+      'object and slicing it (`key.value` in its S3 responses). One 16 MiB ranged read of a ' +
+      'large object so costs a good part of a whole read (compare the last two columns), and ' +
+      'the GetObject column times that cost is the S3 share of the ingest. Against S3, a ' +
       'ranged read costs its own length. The emulator also copies the parts into one file and ' +
       'hashes it again on complete, which S3 and the real API do not do.',
     '',
