@@ -80,7 +80,10 @@ export interface BatchResult extends SQSBatchResponse {
 }
 
 /** Log keys that identify an object and its target. */
-function objectKeys(ref: ObjectRef, target?: AssetTarget): Record<string, string | undefined> {
+function objectKeys(
+  ref: ObjectRef,
+  target?: Partial<AssetTarget>,
+): Record<string, string | undefined> {
   return {
     bucket: ref.bucket,
     key: ref.key,
@@ -103,11 +106,22 @@ function describeAsset(
   return { target, metadata: { ...parsed.fields, id: target.asset, type } };
 }
 
+/** What is known about an object so far, so that a failure can be logged with its target. */
+export interface IngestProgress {
+  target?: AssetTarget;
+  uploadId?: string;
+  size?: number;
+}
+
 /**
  * Registers one S3 object as a STAC asset. Returns `skipped` when the object
  * no longer exists; throws an {@link IngestError} when it fails.
  */
-export async function ingestObject(ref: ObjectRef, context: IngestContext): Promise<ObjectResult> {
+export async function ingestObject(
+  ref: ObjectRef,
+  context: IngestContext,
+  progress: IngestProgress = {},
+): Promise<ObjectResult> {
   const startedAt = Date.now();
   const { s3, stac, settings } = context;
   const logger = context.logger.createChild({ persistentKeys: objectKeys(ref) });
@@ -124,7 +138,9 @@ export async function ingestObject(ref: ObjectRef, context: IngestContext): Prom
     };
   }
 
+  progress.size = head.size;
   const { target, metadata } = describeAsset(ref, head.metadata, settings.keyLayouts);
+  progress.target = target;
   logger.appendPersistentKeys(objectKeys(ref, target));
   if (head.size === 0) {
     throw new InvalidInputError(
@@ -149,6 +165,7 @@ export async function ingestObject(ref: ObjectRef, context: IngestContext): Prom
     openPart,
     partConcurrency: settings.partConcurrency,
     onUploadCreated: (uploadId) => {
+      progress.uploadId = uploadId;
       logger.appendPersistentKeys({ upload_id: uploadId });
       logger.info('Upload created', { parts: parts.length, size: head.size });
     },
@@ -217,19 +234,32 @@ function recordMetrics(metrics: MetricsSink | undefined, result: ObjectResult): 
   }
 }
 
+/** Writes the one line that sums up an object, with stable snake_case keys. */
 function logResult(logger: Logger, ref: ObjectRef, result: ObjectResult): void {
-  const { error, ...fields } = result;
-  const keys = { ...objectKeys(ref), ...fields };
-  if (result.status === 'failed') {
-    const retryable = error instanceof IngestError ? error.retryable : true;
-    logger.error(retryable ? 'Ingest failed, the record will be retried' : 'Ingest failed', {
-      ...keys,
-      retryable,
-      error,
-    });
-  } else {
-    logger.info(`Object ${result.status}`, keys);
+  const fields = {
+    ...objectKeys(ref, result),
+    status: result.status,
+    type: result.type,
+    checksum: result.checksum,
+    checksum_source: result.checksumSource,
+    href: result.href,
+    size: result.size,
+    upload_id: result.uploadId,
+    duration_ms: result.durationMs,
+    reason: result.reason,
+  };
+  if (result.status !== 'failed') {
+    logger.info(`Object ${result.status}`, fields);
+    return;
   }
+
+  const { error } = result;
+  const retryable = error instanceof IngestError ? error.retryable : true;
+  logger.error(retryable ? 'Ingest failed, the record will be retried' : 'Ingest failed', {
+    ...fields,
+    retryable,
+    error,
+  });
 }
 
 /** Identity of an object version within a batch, for duplicate detection. */
@@ -316,13 +346,19 @@ export async function ingestBatch(
 
 async function runOne(ref: ObjectRef, context: IngestContext): Promise<ObjectResult> {
   const startedAt = Date.now();
+  const progress: IngestProgress = {};
   try {
-    return await ingestObject(ref, context);
+    return await ingestObject(ref, context, progress);
   } catch (error) {
     return {
       bucket: ref.bucket,
       key: ref.key,
       status: 'failed',
+      collection: progress.target?.collection,
+      item: progress.target?.item,
+      asset: progress.target?.asset,
+      size: progress.size,
+      uploadId: progress.uploadId,
       reason: error instanceof Error ? error.message : String(error),
       durationMs: Date.now() - startedAt,
       error: error instanceof Error ? error : new Error(String(error)),
