@@ -479,6 +479,56 @@ describe('ingest reliability', () => {
     await expectQueuesEmpty();
   });
 
+  it('retries the record while the secret is invalid', async () => {
+    // Arrange: store a secret that is not JSON and drop the function's cached secret and token.
+    const runtime = stack.runtime();
+    const original = await stack.clients.secrets.send(
+      new GetSecretValueCommand({ SecretId: stack.info.secretId }),
+    );
+    await stack.clients.secrets.send(
+      new PutSecretValueCommand({ SecretId: stack.info.secretId, SecretString: 'not json' }),
+    );
+    runtime?.secrets.invalidate();
+    runtime?.tokens.invalidate();
+    stack.stac.expireTokens();
+    const restored: BatchResult[] = [];
+    batchHook = (result) => {
+      if (restored.length > 0) return;
+      restored.push(result);
+      void stack.clients.secrets.send(
+        new PutSecretValueCommand({
+          SecretId: stack.info.secretId,
+          SecretString: original.SecretString,
+        }),
+      );
+    };
+    const from = logs.lines.length;
+    const body = csv('secret-outage');
+
+    // Act
+    try {
+      await ingest('secret-outage.csv', body);
+    } finally {
+      await stack.clients.secrets.send(
+        new PutSecretValueCommand({
+          SecretId: stack.info.secretId,
+          SecretString: original.SecretString,
+        }),
+      );
+    }
+
+    // Assert: the first delivery fails as retryable, the next one succeeds once the secret is fixed.
+    expect(restored[0]?.retriedMessageIds).toHaveLength(1);
+    const failed = logs
+      .records(from)
+      .find((record) => record.message === 'Ingest failed, the record will be retried');
+    expect(String(failed?.reason)).toContain('is not valid JSON');
+    expect(JSON.stringify(logs.records(from))).not.toContain('not json');
+    expect(checksumOf('secret-outage.csv')).toBe(multihash(body));
+    expect(stack.stac.uploadsInProgress()).toEqual([]);
+    await expectQueuesEmpty();
+  });
+
   it('handles the same object twice in a batch once', async () => {
     // Arrange
     const from = logs.lines.length;
