@@ -220,11 +220,15 @@ function killAllGroups(): void {
 }
 
 /**
- * Kills the servers, then lets the signal act as if this module had never listened: a listener
+ * Kills the servers, unless another listener handles the signal, then lets the signal act as
+ * if this module had never listened: a listener
  * disables Node.js's default of exiting on the signal, so the signal is raised again when no
  * other listener handles it.
  */
 function onParentSignal(signal: NodeJS.Signals): void {
+  // Another listener shuts down in order and stops the servers itself. The 'exit' listener
+  // still kills whatever is left when the process ends.
+  if (process.listenerCount(signal) > 1) return;
   killAllGroups();
   runningGroups.clear();
   process.off('exit', killAllGroups);

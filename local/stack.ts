@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -51,7 +51,7 @@ export interface LocalStackOptions {
   readonly timeoutMs?: number;
   /**
    * Set the function's `DEAD_LETTER_QUEUE_URL` to the stack's dead-letter queue, so that it
-   * sends permanently failed messages there at once. @default false
+   * sends permanently failed messages there at once, as the CDK stack does. @default true
    */
   readonly deadLetterFastPath?: boolean;
   /** Extra environment of the ingest function, over the stack's own settings. */
@@ -122,8 +122,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clientId: aws.clientId,
       credentials: aws.credentials,
     };
-    if (options.stateFile !== false) {
-      const stateFile = options.stateFile ?? DEFAULT_STATE_FILE;
+    const stateFile =
+      options.stateFile === false ? undefined : (options.stateFile ?? DEFAULT_STATE_FILE);
+    if (stateFile !== undefined) {
       await mkdir(dirname(stateFile), { recursive: true });
       await writeFile(stateFile, `${JSON.stringify(info, null, 2)}\n`);
     }
@@ -155,6 +156,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       runtime: handler.runtime,
       poller,
       stop: async () => {
+        // The endpoints die with the stack, so the file that names them goes too.
+        if (stateFile !== undefined) await rm(stateFile, { force: true });
         await poller?.stop();
         destroyClients(ownClients);
         await ownStac.close();
@@ -178,7 +181,9 @@ function createLocalHandler(aws: LocalAws, stac: StacEmulator, options: LocalSta
     STAC_API_URL: stac.url,
     SECRET_ID: aws.secretId,
     PART_SIZE_MIB: String(options.partSizeMib ?? 64),
-    ...(options.deadLetterFastPath ? { DEAD_LETTER_QUEUE_URL: aws.deadLetterQueueUrl } : {}),
+    ...(options.deadLetterFastPath !== false
+      ? { DEAD_LETTER_QUEUE_URL: aws.deadLetterQueueUrl }
+      : {}),
     ...options.env,
   };
   const logger = new Logger({
@@ -188,7 +193,7 @@ function createLocalHandler(aws: LocalAws, stac: StacEmulator, options: LocalSta
   });
   // Powertools reads this switch from the environment only.
   if (options.metrics === false) process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  const metrics = new Metrics({ namespace: 'StacIngest', serviceName: 'stac-ingest' });
+  const metrics = new Metrics({ namespace: 'StacIngest', serviceName: 'stac-ingest', logger });
   const clients = createAwsClients({
     endpoint: aws.endpoint,
     region: aws.region,

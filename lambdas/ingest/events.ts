@@ -17,6 +17,9 @@ export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 export interface SkippedRecord {
   readonly reason: SkipReason;
   readonly detail: string;
+  /** Bucket and decoded key, when the record names an object. */
+  readonly bucket?: string;
+  readonly key?: string;
 }
 
 /**
@@ -128,11 +131,18 @@ function parseS3Records(
       skipped.push({
         reason: SkipReason.NotObjectCreated,
         detail: `${eventName} for s3://${bucket}/${key}`,
+        bucket,
+        key,
       });
       return;
     }
     if (key.endsWith('/')) {
-      skipped.push({ reason: SkipReason.FolderMarker, detail: `s3://${bucket}/${key}` });
+      skipped.push({
+        reason: SkipReason.FolderMarker,
+        detail: `s3://${bucket}/${key}`,
+        bucket,
+        key,
+      });
       return;
     }
 

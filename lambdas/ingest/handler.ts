@@ -12,6 +12,8 @@ const logger = new Logger({ serviceName: SERVICE_NAME, jsonReplacerFn: redactLog
 const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'StacIngest',
   serviceName: SERVICE_NAME,
+  // Its warnings (such as an invocation without metrics) become JSON log lines too.
+  logger,
 });
 const clients = createAwsClients({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' });
 

@@ -64,6 +64,8 @@ export interface ObjectResult {
   readonly href?: string;
   readonly size?: number;
   readonly uploadId?: string;
+  /** True when the asset's metadata was written (created, changed or updated with a new file). */
+  readonly metadataUpdated?: boolean;
   readonly durationMs: number;
   readonly reason?: string;
   readonly error?: IngestError | Error;
@@ -203,6 +205,7 @@ export async function ingestObject(
     href: result.href === undefined ? undefined : redactUrl(result.href),
     size: head.size,
     uploadId: result.uploadId,
+    metadataUpdated: result.metadataUpdated,
     durationMs: Date.now() - startedAt,
   };
 }
@@ -245,6 +248,7 @@ function logResult(logger: Logger, ref: ObjectRef, result: ObjectResult): void {
     href: result.href,
     size: result.size,
     upload_id: result.uploadId,
+    metadata_updated: result.metadataUpdated,
     duration_ms: result.durationMs,
     reason: result.reason,
   };
@@ -255,10 +259,13 @@ function logResult(logger: Logger, ref: ObjectRef, result: ObjectResult): void {
 
   const { error } = result;
   const retryable = error instanceof IngestError ? error.retryable : true;
+  // Invalid input is expected, and `reason` already holds its message with the value and the
+  // fix, so a stack trace would only repeat it.
+  const errorField = error instanceof InvalidInputError ? { name: error.name } : error;
   logger.error(retryable ? 'Ingest failed, the record will be retried' : 'Ingest failed', {
     ...fields,
     retryable,
-    error,
+    error: errorField,
   });
 }
 
@@ -294,6 +301,7 @@ export async function ingestBatch(
     }
     for (const skipped of entry.skipped) {
       logger.info('Event record skipped', { message_id: entry.messageId, ...skipped });
+      context.metrics?.addMetric('FilesSkipped', 'Count', 1);
     }
 
     let failed = false;

@@ -149,10 +149,12 @@ async function putAssetMetadata(request: RegisterRequest): Promise<boolean> {
     return await stac.putAsset(target, metadata);
   } catch (error) {
     if (!(error instanceof StacApiError) || error.status !== 404) throw error;
-    const parent =
-      target.item === undefined
-        ? `Collection "${target.collection}"`
-        : `Item "${target.item}" of collection "${target.collection}"`;
+    // The 404 does not say which parent is missing, so one more request tells them apart.
+    const collectionMissing =
+      target.item === undefined || !(await stac.collectionExists(target.collection));
+    const parent = collectionMissing
+      ? `Collection "${target.collection}"`
+      : `Item "${target.item}" of collection "${target.collection}"`;
     throw new MissingParentError(
       `${parent} does not exist in the STAC API (PUT ${stac.assetPath(target)} returned 404): create it, then upload the object again or redrive the message from the dead-letter queue.`,
       { cause: error },

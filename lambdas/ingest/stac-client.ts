@@ -201,6 +201,13 @@ export class StacClient {
     return `${collection}${item}/assets/${encodeURIComponent(target.asset)}`;
   }
 
+  /** Returns true when the collection exists. */
+  async collectionExists(collection: string): Promise<boolean> {
+    const path = `/collections/${encodeURIComponent(collection)}`;
+    const response = await this.send('GET', path, undefined, { allow404: true });
+    return response.status !== 404;
+  }
+
   /** Reads an asset; returns undefined when it does not exist. */
   async getAsset(target: AssetTarget): Promise<StacAsset | undefined> {
     const response = await this.send('GET', this.assetPath(target), undefined, { allow404: true });

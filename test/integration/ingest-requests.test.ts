@@ -27,7 +27,7 @@ describe('ingest with a stored SHA-256 checksum', () => {
   const commands: string[] = [];
 
   beforeAll(async () => {
-    stack = await startLocalStack({ stateFile: false, logLevel: 'WARN', metrics: false });
+    stack = await startLocalStack({ stateFile: false, logLevel: 'SILENT', metrics: false });
     stack.functionClients.s3.middlewareStack.add(
       (next, context) => (args) => {
         commands.push(String(context.commandName));

@@ -672,7 +672,13 @@ describe('ingest reliability', () => {
         key: `${COLLECTION}/no-such-item/file.csv`,
         body: csv('item'),
         error: 'MissingParentError',
-        text: 'no-such-item',
+        text: 'Item "no-such-item" of collection',
+      },
+      {
+        key: `ch.swisstopo.no-such-collection/${ITEM}/file.csv`,
+        body: csv('collection'),
+        error: 'MissingParentError',
+        text: 'Collection "ch.swisstopo.no-such-collection" does not exist',
       },
       {
         key: `${COLLECTION}/${ITEM}/empty.csv`,

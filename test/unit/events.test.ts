@@ -123,6 +123,8 @@ describe('events', () => {
         {
           reason: 'not-object-created',
           detail: 'ObjectRemoved:Delete for s3://ingest-bucket/coll/old file.tif',
+          bucket: 'ingest-bucket',
+          key: 'coll/old file.tif',
         },
       ]);
     });
@@ -137,7 +139,12 @@ describe('events', () => {
       // Assert
       expect(entries[0].objects.map((object) => object.key)).toEqual(['coll/a.csv']);
       expect(entries[0].skipped).toEqual([
-        { reason: 'folder-marker', detail: 's3://ingest-bucket/coll/item/' },
+        {
+          reason: 'folder-marker',
+          detail: 's3://ingest-bucket/coll/item/',
+          bucket: 'ingest-bucket',
+          key: 'coll/item/',
+        },
       ]);
     });
 
@@ -292,7 +299,14 @@ describe('events', () => {
         {
           messageId: 's3-record-1',
           objects: [],
-          skipped: [{ reason: 'folder-marker', detail: 's3://ingest-bucket/c/folder/' }],
+          skipped: [
+            {
+              reason: 'folder-marker',
+              detail: 's3://ingest-bucket/c/folder/',
+              bucket: 'ingest-bucket',
+              key: 'c/folder/',
+            },
+          ],
         },
       ]);
     });
