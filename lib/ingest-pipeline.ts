@@ -134,6 +134,9 @@ export class IngestPipeline extends Construct {
         // The function sends a message whose failure is permanent, such as an invalid file,
         // straight to this queue instead of letting it fail maxReceiveCount times.
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        // An upload in progress older than the function timeout plus a minute cannot belong
+        // to a running invocation, so the function may abort it.
+        STALE_UPLOAD_AGE_SECS: String(settings.functionTimeoutSecs + 60),
         // Stack traces then point into the TypeScript sources through the bundled source map.
         NODE_OPTIONS: '--enable-source-maps',
       },

@@ -72,8 +72,9 @@ export class IngestMonitoring extends Construct {
     this.alarms = {
       deadLetterQueue: new cloudwatch.Alarm(this, 'DeadLetterQueueAlarm', {
         alarmDescription:
-          'Messages are in the stac-ingest dead-letter queue: files failed every delivery. ' +
-          'Fix the cause from the function logs, then redrive the dead-letter queue.',
+          'Messages are in the stac-ingest dead-letter queue: invalid input at once, other ' +
+          'failures after every delivery failed. Fix the cause from the message attributes or ' +
+          'the function logs, then redrive the dead-letter queue or upload the file again.',
         metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: 'Maximum',

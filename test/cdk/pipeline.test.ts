@@ -300,6 +300,7 @@ describe('ingest function', () => {
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
           DEAD_LETTER_QUEUE_URL: { Ref: Match.stringLikeRegexp('^IngestDeadLetterQueue') },
+          STALE_UPLOAD_AGE_SECS: '960',
         },
       },
     });
@@ -314,6 +315,7 @@ describe('ingest function', () => {
       keyLayouts: ['{collection}/{asset}'],
       partSizeMib: 16,
       logLevel: 'DEBUG',
+      functionTimeoutSecs: 300,
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
@@ -323,6 +325,7 @@ describe('ingest function', () => {
           KEY_LAYOUTS: '{collection}/{asset}',
           PART_SIZE_MIB: '16',
           POWERTOOLS_LOG_LEVEL: 'DEBUG',
+          STALE_UPLOAD_AGE_SECS: '360',
         }),
       },
     });
