@@ -128,7 +128,8 @@ export async function ingestObject(
   const { s3, stac, settings } = context;
   const logger = context.logger.createChild({ persistentKeys: objectKeys(ref) });
 
-  const head = await headObject(s3, ref);
+  const signal = s3DeadlineSignal(context);
+  const head = await headObject(s3, ref, signal);
   if (head === undefined) {
     logger.warn('Object no longer exists, skipped');
     return {
@@ -151,7 +152,14 @@ export async function ingestObject(
   }
 
   const parts = planParts(head.size, { partSizeBytes: settings.partSizeBytes });
-  const { digests, checksumSource, openPart } = await prepareObject(s3, ref, head, parts);
+  const { digests, checksumSource, openPart } = await prepareObject(
+    s3,
+    ref,
+    head,
+    parts,
+    undefined,
+    signal,
+  );
   logger.debug('Obtained digests', {
     checksum: digests.checksum,
     checksum_source: checksumSource,
@@ -189,7 +197,7 @@ export async function ingestObject(
         upload_id: uploadId,
       }),
     staleUploadAgeSecs: settings.staleUploadAgeSecs,
-    beforeComplete: () => checkObjectUnchanged(s3, ref, head),
+    beforeComplete: () => checkObjectUnchanged(s3, ref, head, signal),
   });
 
   return {
@@ -211,12 +219,29 @@ export async function ingestObject(
 }
 
 /**
+ * Returns a signal that stops S3 reads half the deadline margin before the invocation ends,
+ * as requests to the API stop, so that aborting our upload has the other half. Without a
+ * deadline, S3 reads are bounded only by the SDK's socket timeouts.
+ */
+function s3DeadlineSignal(context: IngestContext): AbortSignal | undefined {
+  const remainingMs = context.remainingTimeMs?.();
+  if (remainingMs === undefined || !Number.isFinite(remainingMs)) return undefined;
+  const marginMs = context.settings.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  return AbortSignal.timeout(Math.max(0, remainingMs - marginMs / 2));
+}
+
+/**
  * Reads the object's metadata again and raises ObjectChangedError when its ETag or version
  * differs from the first read, so that the newer event of an overwritten object wins.
  * NOTE: an overwrite between this check and the upload's completion is not detected.
  */
-async function checkObjectUnchanged(s3: S3Client, ref: ObjectRef, head: ObjectHead): Promise<void> {
-  const current = await headObject(s3, ref);
+async function checkObjectUnchanged(
+  s3: S3Client,
+  ref: ObjectRef,
+  head: ObjectHead,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const current = await headObject(s3, ref, signal);
   if (current?.eTag !== head.eTag || current?.versionId !== head.versionId) {
     throw new ObjectChangedError(
       `s3://${ref.bucket}/${ref.key} changed or was deleted while it was read: the record is retried so that the newest version is registered.`,

@@ -40,8 +40,9 @@ export async function prepareObject(
   head: ObjectHead,
   parts: readonly PartRange[],
   readAheadOptions?: ReadAheadOptions,
+  signal?: AbortSignal,
 ): Promise<PreparedObject> {
-  const openPart = (part: PartRange) => openObject(s3, ref, head, part);
+  const openPart = (part: PartRange) => openObject(s3, ref, head, part, signal);
 
   const stored = digestsFromStoredChecksums(head, parts);
   if (stored !== undefined) {
@@ -56,7 +57,10 @@ export async function prepareObject(
         yield chunk;
       }
     };
-    const digests = await computeDigests(keepChunks(await openObject(s3, ref, head)), parts);
+    const digests = await computeDigests(
+      keepChunks(await openObject(s3, ref, head, undefined, signal)),
+      parts,
+    );
     const bytes = Buffer.concat(chunks);
     return {
       digests,
@@ -66,6 +70,10 @@ export async function prepareObject(
     };
   }
 
-  const body = readAhead((range) => openObject(s3, ref, head, range), head.size, readAheadOptions);
+  const body = readAhead(
+    (range) => openObject(s3, ref, head, range, signal),
+    head.size,
+    readAheadOptions,
+  );
   return { digests: await computeDigests(body, parts), checksumSource: 'computed', openPart };
 }

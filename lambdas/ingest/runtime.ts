@@ -29,6 +29,9 @@ export interface AwsClients {
 const CLIENT_DEFAULTS = {
   requestChecksumCalculation: 'WHEN_REQUIRED',
   responseChecksumValidation: 'WHEN_REQUIRED',
+  // A stalled connection fails instead of hanging until the Lambda timeout. The request
+  // timeout is the socket's idle time, so long downloads that keep flowing are not cut.
+  requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
 } as const;
 
 /** Endpoint, region and credentials of the SDK clients; each unset one falls back to the SDK's default. */

@@ -52,10 +52,15 @@ function describe(ref: ObjectRef): string {
  * Reads the object's size, ETag, user metadata, stored checksum and encryption; returns
  * undefined when it no longer exists.
  */
-export async function headObject(s3: S3Client, ref: ObjectRef): Promise<ObjectHead | undefined> {
+export async function headObject(
+  s3: S3Client,
+  ref: ObjectRef,
+  signal?: AbortSignal,
+): Promise<ObjectHead | undefined> {
   try {
     const output = await s3.send(
       new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ChecksumMode: 'ENABLED' }),
+      { abortSignal: signal },
     );
     return {
       size: output.ContentLength ?? 0,
@@ -69,6 +74,12 @@ export async function headObject(s3: S3Client, ref: ObjectRef): Promise<ObjectHe
     };
   } catch (error) {
     if (isNotFound(error)) return undefined;
+    if (signal?.aborted) {
+      throw new ObjectReadError(
+        `Reading the metadata of ${describe(ref)} was stopped before the invocation deadline: the record is retried.`,
+        { cause: error },
+      );
+    }
     const name = error instanceof Error ? error.name : 'Error';
     throw new ObjectReadError(
       `Reading the metadata of ${describe(ref)} failed (${name}): check that the function may read the bucket.`,
@@ -81,12 +92,14 @@ export async function headObject(s3: S3Client, ref: ObjectRef): Promise<ObjectHe
  * Opens a stream of bytes `start` (inclusive) to `end` (exclusive) of the
  * object, or of the whole object when no range is given. The read is
  * conditional on the ETag, so a changed object raises ObjectChangedError.
+ * The signal, when given, aborts the request and its body stream.
  */
 export async function openObject(
   s3: S3Client,
   ref: ObjectRef,
   head: ObjectHead,
   range?: { start: number; end: number },
+  signal?: AbortSignal,
 ): Promise<Readable> {
   const rangeHeader =
     range === undefined || range.end <= range.start
@@ -100,12 +113,19 @@ export async function openObject(
         IfMatch: head.eTag || undefined,
         Range: rangeHeader,
       }),
+      { abortSignal: signal },
     );
     return output.Body as Readable;
   } catch (error) {
     if (isPreconditionFailed(error) || isNotFound(error)) {
       throw new ObjectChangedError(
         `${describe(ref)} changed or was deleted while it was read: the record is retried so that the newest version is registered.`,
+        { cause: error },
+      );
+    }
+    if (signal?.aborted) {
+      throw new ObjectReadError(
+        `Reading ${describe(ref)} was stopped before the invocation deadline: the record is retried.`,
         { cause: error },
       );
     }
