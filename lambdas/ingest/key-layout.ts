@@ -151,6 +151,13 @@ function suggestId(value: string): string {
 }
 
 function checkId(key: string, kind: 'collection' | 'item', id: string): void {
+  // The pattern allows "." and "..", but URLs resolve them as path steps, so a request for
+  // such an id would reach another resource.
+  if (id === '.' || id === '..') {
+    throw new InvalidKeyError(
+      `Invalid ${kind} id "${id}" in object key "${key}": an id cannot be "." or "..", because URLs treat them as path steps. Use the ${kind} id itself in the key.`,
+    );
+  }
   if (ID_PATTERN.test(id)) {
     return;
   }

@@ -155,6 +155,21 @@ describe('key-layout', () => {
       expect(target).toEqual({ collection: 'coll', item: 'item', asset: 'file.csv' });
     });
 
+    it.each([
+      ['item', 'ch.swisstopo.places/../places.csv', '..'],
+      ['item', 'ch.swisstopo.places/./places.csv', '.'],
+      ['collection', '../places.csv', '..'],
+    ])('rejects a dot segment as %s id', (kind, key, id) => {
+      // Act
+      const resolve = () => resolveTarget(key, defaultLayouts);
+
+      // Assert
+      expect(resolve).toThrow(InvalidKeyError);
+      expect(resolve).toThrow(
+        `Invalid ${kind} id "${id}" in object key "${key}": an id cannot be "." or "..", because URLs treat them as path steps.`,
+      );
+    });
+
     it('uses the override asset id when given', () => {
       // Act
       const target = resolveTarget('coll/item/Höhe.tif', defaultLayouts, 'hoehe.tif');
