@@ -192,6 +192,14 @@ export async function ingestObject(
         stale_upload_created: upload.created,
         stale_upload_age_secs: Math.round(ageSecs),
       }),
+    onCreatedAssetRemoved: () =>
+      logger.warn(
+        'Deleted the asset created for the failed upload, so no asset without a file remains',
+      ),
+    onCreatedAssetRemovalFailed: (error) =>
+      logger.error('Deleting the asset created for the failed upload failed: delete it by hand', {
+        error,
+      }),
     onUrlsExpired: (uploadId) =>
       logger.warn('Presigned part URLs expired: the upload was aborted and starts again', {
         upload_id: uploadId,

@@ -66,6 +66,10 @@ export interface RegisterRequest {
   readonly onAbortFailed?: (uploadId: string, error: unknown) => void;
   /** Called when our own upload was aborted after a failure. */
   readonly onUploadAborted?: (uploadId: string, error: unknown) => void;
+  /** Called when the asset this call created was deleted after its upload failed. */
+  readonly onCreatedAssetRemoved?: () => void;
+  /** Called when deleting that asset failed; the error is not rethrown. */
+  readonly onCreatedAssetRemovalFailed?: (error: unknown) => void;
   /** Called when a stale upload of another invocation was aborted. */
   readonly onStaleUploadAborted?: (upload: StacUpload, ageSecs: number) => void;
   /** Called when the presigned URLs expired and the upload starts again. */
@@ -124,7 +128,13 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
   // An existing asset whose metadata already matches needs no PUT before its new file.
   const metadataUpdated = existing === undefined || !metadataMatches(existing, metadata);
   const assetCreated = metadataUpdated ? await putAssetMetadata(request) : false;
-  const uploadId = await uploadFile(request);
+  let uploadId: string;
+  try {
+    uploadId = await uploadFile(request);
+  } catch (error) {
+    if (assetCreated) await removeCreatedAsset(request);
+    throw error;
+  }
 
   const stored = await stac.getAsset(target);
   const storedChecksum = stored?.['file:checksum'];
@@ -140,6 +150,23 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
     metadataUpdated,
     href: stored?.href,
   };
+}
+
+/**
+ * Deletes the asset that this call created when its upload failed, so the catalogue shows no
+ * asset without a file. An asset that has a file by now (another invocation completed an
+ * upload) is kept. A failed delete is reported, not raised, because the upload error matters.
+ */
+async function removeCreatedAsset(request: RegisterRequest): Promise<void> {
+  const { stac, target } = request;
+  try {
+    const current = await stac.getAsset(target);
+    if (current === undefined || current['file:checksum'] !== undefined) return;
+    await stac.deleteAsset(target);
+    request.onCreatedAssetRemoved?.();
+  } catch (error) {
+    request.onCreatedAssetRemovalFailed?.(error);
+  }
 }
 
 /** Puts the asset metadata; a 404 means that the item or collection does not exist. */
@@ -179,9 +206,18 @@ async function uploadFile(request: RegisterRequest): Promise<string> {
       return upload.upload_id;
     } catch (error) {
       await abortOwnUpload(request, upload.upload_id, error);
-      if (round === 1 && isExpiredUrl(error)) {
-        request.onUrlsExpired?.(upload.upload_id);
-        continue;
+      if (isExpiredUrl(error)) {
+        if (round === 1) {
+          request.onUrlsExpired?.(upload.upload_id);
+          continue;
+        }
+        // Expiry is a matter of time, not of the input, so a later delivery can succeed.
+        throw new StacApiError(
+          'The presigned part URLs expired again before the parts were sent: the record is retried.',
+          403,
+          undefined,
+          { cause: error, retryable: true },
+        );
       }
       throw error;
     }

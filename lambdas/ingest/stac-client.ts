@@ -210,8 +210,22 @@ export class StacClient {
 
   /** Reads an asset; returns undefined when it does not exist. */
   async getAsset(target: AssetTarget): Promise<StacAsset | undefined> {
-    const response = await this.send('GET', this.assetPath(target), undefined, { allow404: true });
-    return response.status === 404 ? undefined : (response.body as StacAsset);
+    const path = this.assetPath(target);
+    const response = await this.send('GET', path, undefined, { allow404: true });
+    if (response.status === 404) return undefined;
+
+    // A proxy or maintenance page may answer 200 with something else; acting on it as an
+    // asset would, for example, report a media type conflict that does not exist.
+    const body = response.body as Partial<StacAsset> | undefined;
+    if (typeof body !== 'object' || body === null || typeof body.type !== 'string') {
+      throw new StacApiError(
+        `GET ${path} returned HTTP ${response.status} without an asset in its body: check STAC_API_URL, the record is retried.`,
+        response.status,
+        undefined,
+        { retryable: true },
+      );
+    }
+    return body as StacAsset;
   }
 
   /** Creates or updates the asset's metadata; returns true when it was created. */
@@ -249,6 +263,14 @@ export class StacClient {
     const path = `${this.assetPath(target)}/uploads/${encodeURIComponent(uploadId)}/complete`;
     const response = await this.send('POST', path, { parts });
     return response.body as StacUpload;
+  }
+
+  /**
+   * Deletes an asset; a missing asset counts as deleted. Like an abort, it may use the time
+   * reserved before the invocation deadline, because it cleans up after a failure.
+   */
+  async deleteAsset(target: AssetTarget): Promise<void> {
+    await this.send('DELETE', this.assetPath(target), undefined, { allow404: true, cleanup: true });
   }
 
   /**

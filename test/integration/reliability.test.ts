@@ -260,6 +260,37 @@ describe('ingest reliability', () => {
     expect(dead[0].key).toBe(`${COLLECTION}/${ITEM}/reject-400.csv`);
     expect(dead[0].errorName).toBe('StacApiError');
     expect(dead[0].errorMessage).toContain('HTTP 400');
+    // The asset was created for this upload only, so it is gone with the failure.
+    expect(stack.stac.getAsset(COLLECTION, ITEM, 'reject-400.csv')).toBeUndefined();
+    expect(messagesSince(from)).toContain(
+      'Deleted the asset created for the failed upload, so no asset without a file remains',
+    );
+  });
+
+  it('retries the record when the part URLs expire twice', async () => {
+    // Arrange: the first two uploads get expired URLs, the next delivery goes through.
+    const from = logs.lines.length;
+    stack.stac.faults.add({
+      method: 'PUT',
+      path: /^\/_upload\//,
+      times: 2,
+      action: { kind: 'pass' },
+      before: () => stack.stac.expirePresignedUrls(),
+    });
+    const body = csv('expired-twice');
+
+    // Act
+    await ingest('expired-twice.csv', body);
+
+    // Assert
+    expect(requests('POST', '/expired-twice.csv/uploads', 201)).toHaveLength(3);
+    const failed = logs
+      .records(from)
+      .find((record) => record.message === 'Ingest failed, the record will be retried');
+    expect(String(failed?.reason)).toContain('expired again');
+    expect(checksumOf('expired-twice.csv')).toBe(multihash(body));
+    expect(stack.stac.uploadsInProgress()).toEqual([]);
+    await expectQueuesEmpty();
   });
 
   it('aborts its upload when the invocation runs out of time', async () => {

@@ -96,6 +96,24 @@ describe('stac-client', () => {
       ]);
     });
 
+    it('rejects a 200 without an asset', async () => {
+      // Arrange
+      const started = await startServer((_request, _body, response) => {
+        response.writeHead(200, { 'Content-Type': 'text/html' });
+        response.end('<html>maintenance</html>');
+      });
+      server = started.server;
+      const client = new StacClient({ baseUrl: started.url, tokens: fakeTokens() });
+
+      // Act
+      const asset = client.getAsset(TARGET);
+
+      // Assert
+      await expect(asset).rejects.toThrow(StacApiError);
+      await expect(asset).rejects.toMatchObject({ retryable: true });
+      await expect(asset).rejects.toThrow(/without an asset in its body/);
+    });
+
     it('renews the token once after a 401', async () => {
       // Arrange
       const started = await startServer((request, _body, response) => {
