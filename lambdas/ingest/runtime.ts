@@ -7,6 +7,7 @@ import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { TokenProvider } from './cognito';
 import { type IngestConfig, readConfig } from './config';
 import { sendToDeadLetterQueue } from './dead-letter';
+import { IngestError } from './errors';
 import { ingestBatch, type MetricsSink } from './ingest';
 import { SecretStore } from './secret';
 import { StacClient } from './stac-client';
@@ -66,6 +67,11 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
     sqs,
     cognito: (region) => new CognitoIdentityProviderClient({ ...common, region }),
   };
+}
+
+/** Records of a plain S3 event failed; thrown so that Lambda's asynchronous retries apply. */
+export class BatchFailedError extends IngestError {
+  readonly retryable = true;
 }
 
 /** Long-lived parts of the ingest, built on first use and reused by warm invocations. */
@@ -163,12 +169,21 @@ export function createBatchHandler(options: BatchHandlerOptions) {
       remainingTimeMs,
     });
 
+    const fromSqs = event.Records.length > 0 && 'messageId' in event.Records[0];
+    if (!fromSqs && result.batchItemFailures.length > 0) {
+      // S3 invokes the function asynchronously and retries, then dead-letters, only an
+      // invocation that throws: a returned failure list would drop the records.
+      const keys = result.results
+        .filter((object) => object.status === 'failed')
+        .map((object) => `s3://${object.bucket}/${object.key}`);
+      throw new BatchFailedError(
+        `${result.batchItemFailures.length} of ${event.Records.length} S3 event records failed (${keys.join(', ') || 'invalid records'}): the invocation fails so that Lambda retries the event.`,
+      );
+    }
     if (
       config.deadLetterQueueUrl === undefined ||
       result.permanentFailures.length === 0 ||
-      !('Records' in event) ||
-      event.Records.length === 0 ||
-      !('messageId' in event.Records[0])
+      !fromSqs
     ) {
       return { batchItemFailures: result.batchItemFailures };
     }

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { createLambdaHandler } from '../../lambdas/ingest/lambda';
-import { createAwsClients } from '../../lambdas/ingest/runtime';
+import { BatchFailedError, createAwsClients } from '../../lambdas/ingest/runtime';
 import { type LocalStack, startLocalStack } from '../../local/stack';
-import { s3Record, sqsEvent, sqsMessage } from '../helpers/events';
+import { s3Event, s3Record, sqsEvent, sqsMessage } from '../helpers/events';
 import { captureLogs, type LogCapture } from '../helpers/log-capture';
 
 const MIB = 1024 * 1024;
@@ -47,7 +47,7 @@ async function startStallingProxy(target: string, stalled: string[]): Promise<Se
   return server;
 }
 
-describe('ingest with a stalled S3 read', () => {
+describe('ingest without SQS in between', () => {
   let stack: LocalStack;
   let proxy: Server;
   let logs: LogCapture;
@@ -110,5 +110,39 @@ describe('ingest with a stalled S3 read', () => {
     expect(aborted).toHaveLength(1);
     const messages = logs.records().map((record) => String(record.reason ?? ''));
     expect(messages.some((reason) => reason.includes('before the invocation deadline'))).toBe(true);
+  });
+
+  it('throws for a failed plain S3 event', async () => {
+    // Arrange: S3 invokes the function directly, and the API fails upload creation.
+    const key = 'ch.swisstopo.ingest-demo/demo-item/direct.csv';
+    const body = Buffer.from(`x,y\n${Date.now()},1\n`);
+    await stack.clients.s3.send(
+      new PutObjectCommand({ Bucket: stack.info.bucket, Key: key, Body: body }),
+    );
+    const event = s3Event(s3Record({ bucket: stack.info.bucket, key }));
+    const context = {
+      awsRequestId: 'direct-s3-event',
+      functionName: 'stac-ingest-local',
+      getRemainingTimeInMillis: () => 60_000,
+    } as unknown as Context;
+    stack.stac.faults.add({
+      method: 'POST',
+      path: '/direct.csv/uploads',
+      times: 1,
+      action: { kind: 'status', status: 500 },
+    });
+
+    // Act
+    const failed = stack.handler(event as unknown as SQSEvent, context);
+
+    // Assert: the failure is thrown, so Lambda retries the event; the retry succeeds.
+    await expect(failed).rejects.toThrow(BatchFailedError);
+    await expect(failed).rejects.toThrow(`s3://${stack.info.bucket}/${key}`);
+    await expect(stack.handler(event as unknown as SQSEvent, context)).resolves.toEqual({
+      batchItemFailures: [],
+    });
+    expect(
+      stack.stac.getAsset('ch.swisstopo.ingest-demo', 'demo-item', 'direct.csv'),
+    ).toBeDefined();
   });
 });
