@@ -1,5 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { IngestError } from './errors';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip } from 'node:zlib';
+import { IngestError, InvalidInputError } from './errors';
 import { InvalidPartPlanError } from './part-plan';
 import type { ObjectDigests, PartMd5, PartRange } from './types';
 
@@ -30,10 +33,12 @@ export class ObjectSizeMismatchError extends IngestError {
 export async function computeDigests(
   body: AsyncIterable<Uint8Array>,
   parts: readonly PartRange[],
+  options: { contentEncoding?: ContentEncoding } = {},
 ): Promise<ObjectDigests> {
   assertContiguous(parts);
   const expectedSize = parts[parts.length - 1].end;
   const sha256 = createHash('sha256');
+  const decoder = createDecoder(options.contentEncoding, sha256);
   const md5Parts: PartMd5[] = [];
   let partIndex = 0;
   let partHash: Hash = createHash('md5');
@@ -54,7 +59,11 @@ export async function computeDigests(
     if (position + chunk.length > expectedSize) {
       throw sizeMismatch(expectedSize, `at least ${position + chunk.length}`);
     }
-    sha256.update(chunk);
+    if (decoder === undefined) {
+      sha256.update(chunk);
+    } else {
+      await decoder.write(chunk);
+    }
 
     let offset = 0;
     while (offset < chunk.length) {
@@ -69,7 +78,59 @@ export async function computeDigests(
   if (position !== expectedSize) {
     throw sizeMismatch(expectedSize, String(position));
   }
+  await decoder?.end();
   return { checksum: toMultihash(sha256.digest()), md5Parts, size: position };
+}
+
+/** Content encodings whose data the API can take, with the checksum of the decoded data. */
+export const CONTENT_ENCODINGS = ['gzip', 'br'] as const;
+export type ContentEncoding = (typeof CONTENT_ENCODINGS)[number];
+
+/** Compressed data that cannot be decoded with its declared Content-Encoding. */
+export class InvalidEncodingError extends InvalidInputError {}
+
+/**
+ * Returns a sink that decodes compressed chunks and feeds the decoded bytes to `hash`, waiting
+ * for the decoder to drain so that memory stays bounded by its buffers.
+ */
+function createDecoder(
+  encoding: ContentEncoding | undefined,
+  hash: Hash,
+): { write(chunk: Uint8Array): Promise<void>; end(): Promise<void> } | undefined {
+  if (encoding === undefined) return undefined;
+  const decoder = encoding === 'gzip' ? createGunzip() : createBrotliDecompress();
+  let failure: Error | undefined;
+  decoder.on('data', (chunk: Buffer) => hash.update(chunk));
+  decoder.on('error', (error) => {
+    failure ??= error;
+  });
+  const invalid = (error: Error) =>
+    new InvalidEncodingError(
+      `The object's data is not valid ${encoding} data (${error.message}), although its Content-Encoding is ${encoding}: upload it again with the Content-Encoding that matches its bytes, or none.`,
+      { cause: error },
+    );
+
+  return {
+    async write(chunk) {
+      if (failure !== undefined) throw invalid(failure);
+      if (!decoder.write(chunk)) {
+        try {
+          await once(decoder, 'drain');
+        } catch (error) {
+          throw invalid(error as Error);
+        }
+      }
+    },
+    async end() {
+      decoder.end();
+      try {
+        await finished(decoder);
+      } catch (error) {
+        throw invalid(error as Error);
+      }
+      if (failure !== undefined) throw invalid(failure);
+    },
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { PermanentFailure } from './dead-letter';
+import { CONTENT_ENCODINGS, type ContentEncoding } from './digests';
 import { IngestError, InvalidInputError } from './errors';
 import { parseBatch } from './events';
 import { type KeyLayout, resolveTarget } from './key-layout';
@@ -151,6 +152,7 @@ export async function ingestObject(
     );
   }
 
+  const contentEncoding = checkContentEncoding(ref, head);
   const parts = planParts(head.size, { partSizeBytes: settings.partSizeBytes });
   const { digests, checksumSource, openPart } = await prepareObject(
     s3,
@@ -205,6 +207,7 @@ export async function ingestObject(
         upload_id: uploadId,
       }),
     staleUploadAgeSecs: settings.staleUploadAgeSecs,
+    contentEncoding,
     beforeComplete: () => checkObjectUnchanged(s3, ref, head, signal),
   });
 
@@ -224,6 +227,21 @@ export async function ingestObject(
     metadataUpdated: result.metadataUpdated,
     durationMs: Date.now() - startedAt,
   };
+}
+
+/**
+ * Returns the object's Content-Encoding when the API can take it (gzip or br). The API then
+ * serves the file with that header, and file:checksum covers the decoded data.
+ */
+function checkContentEncoding(ref: ObjectRef, head: ObjectHead): ContentEncoding | undefined {
+  const encoding = head.contentEncoding;
+  if (encoding === undefined) return undefined;
+  if ((CONTENT_ENCODINGS as readonly string[]).includes(encoding)) {
+    return encoding as ContentEncoding;
+  }
+  throw new InvalidInputError(
+    `s3://${ref.bucket}/${ref.key} has Content-Encoding "${encoding}", which the STAC API does not support: upload it again with Content-Encoding ${CONTENT_ENCODINGS.join(' or ')}, or none.`,
+  );
 }
 
 /**

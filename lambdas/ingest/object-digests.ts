@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { computeDigests } from './digests';
+import { type ContentEncoding, computeDigests } from './digests';
 import { MIB_BYTES } from './part-plan';
 import { type ReadAheadOptions, readAhead } from './read-ahead';
 import { type ObjectHead, openObject } from './s3-object';
@@ -43,6 +43,8 @@ export async function prepareObject(
   signal?: AbortSignal,
 ): Promise<PreparedObject> {
   const openPart = (part: PartRange) => openObject(s3, ref, head, part, signal);
+  // The caller rejects any other Content-Encoding before it plans the upload.
+  const digestOptions = { contentEncoding: head.contentEncoding as ContentEncoding | undefined };
 
   const stored = digestsFromStoredChecksums(head, parts);
   if (stored !== undefined) {
@@ -60,6 +62,7 @@ export async function prepareObject(
     const digests = await computeDigests(
       keepChunks(await openObject(s3, ref, head, undefined, signal)),
       parts,
+      digestOptions,
     );
     const bytes = Buffer.concat(chunks);
     return {
@@ -75,5 +78,9 @@ export async function prepareObject(
     head.size,
     readAheadOptions,
   );
-  return { digests: await computeDigests(body, parts), checksumSource: 'computed', openPart };
+  return {
+    digests: await computeDigests(body, parts, digestOptions),
+    checksumSource: 'computed',
+    openPart,
+  };
 }

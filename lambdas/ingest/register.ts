@@ -74,6 +74,8 @@ export interface RegisterRequest {
   readonly onStaleUploadAborted?: (upload: StacUpload, ageSecs: number) => void;
   /** Called when the presigned URLs expired and the upload starts again. */
   readonly onUrlsExpired?: (uploadId: string) => void;
+  /** Content-Encoding of the stored bytes, sent as the upload's `content_encoding`. */
+  readonly contentEncoding?: 'gzip' | 'br';
   /** Age in seconds from which an upload in progress is aborted as stale. @default 960 */
   readonly staleUploadAgeSecs?: number;
   /** Clock in milliseconds, to compute the age of uploads. @default Date.now */
@@ -271,6 +273,7 @@ async function createOwnUpload(request: RegisterRequest): Promise<StacUpload> {
     number_parts: request.parts.length,
     md5_parts: digests.md5Parts,
     'file:checksum': digests.checksum,
+    ...(request.contentEncoding === undefined ? {} : { content_encoding: request.contentEncoding }),
   };
   try {
     return await stac.createUpload(target, body);

@@ -31,6 +31,8 @@ export interface ObjectHead {
   readonly serverSideEncryption?: string;
   /** Algorithm of server-side encryption with a customer-provided key (SSE-C), when used. */
   readonly sseCustomerAlgorithm?: string;
+  /** The object's `Content-Encoding`, lowercased; absent for `identity` or none. */
+  readonly contentEncoding?: string;
 }
 
 function isNotFound(error: unknown): boolean {
@@ -42,6 +44,13 @@ function isNotFound(error: unknown): boolean {
 
 function isPreconditionFailed(error: unknown): boolean {
   return error instanceof Error && error.name === 'PreconditionFailed';
+}
+
+function normalizeContentEncoding(value: string | undefined): string | undefined {
+  const encoding = value?.trim().toLowerCase();
+  return encoding === undefined || encoding === '' || encoding === 'identity'
+    ? undefined
+    : encoding;
 }
 
 function describe(ref: ObjectRef): string {
@@ -71,6 +80,7 @@ export async function headObject(
       checksumType: output.ChecksumType,
       serverSideEncryption: output.ServerSideEncryption,
       sseCustomerAlgorithm: output.SSECustomerAlgorithm,
+      contentEncoding: normalizeContentEncoding(output.ContentEncoding),
     };
   } catch (error) {
     if (isNotFound(error)) return undefined;

@@ -102,6 +102,8 @@ export interface CreateUploadRequest {
   readonly number_parts: number;
   readonly md5_parts: PartMd5[];
   readonly 'file:checksum': string;
+  /** Set when the stored bytes are compressed; `file:checksum` then covers the decoded data. */
+  readonly content_encoding?: 'gzip' | 'br';
 }
 
 /** Options of {@link StacClient}. */

@@ -34,6 +34,8 @@ export function digestsFromStoredChecksums(
   if (!MD5_ETAG_ENCRYPTION.has(head.serverSideEncryption)) return undefined;
   if (head.sseCustomerAlgorithm !== undefined) return undefined;
   if (head.checksumType !== undefined && head.checksumType !== 'FULL_OBJECT') return undefined;
+  // S3's checksum covers the stored bytes, but file:checksum covers the decoded content.
+  if (head.contentEncoding !== undefined) return undefined;
 
   const md5Hex = PLAIN_MD5_ETAG.exec(head.eTag)?.[1];
   const sha256 = head.checksumSha256;

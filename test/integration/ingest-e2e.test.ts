@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { type LocalStack, startLocalStack } from '../../local/stack';
@@ -154,6 +155,31 @@ describe('ingest end to end', () => {
     expect(String(asset?.['file:checksum']).toLowerCase()).toBe(multihash(body));
     expect(countRequests(stack, 'PUT', '/_upload/') - partsBefore).toBe(3);
     expect(multihash(await download(String(asset?.href)))).toBe(multihash(body));
+  });
+
+  it('registers a gzip-encoded object with its decoded checksum', async () => {
+    // Arrange
+    const plain = await readFile(join(SAMPLES, 'places-4326.kml'));
+    const stored = gzipSync(plain);
+    const key = `${COLLECTION}/${ITEM}/encoded.kml`;
+
+    // Act
+    await stack.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.info.bucket,
+        Key: key,
+        Body: stored,
+        ContentEncoding: 'gzip',
+      }),
+    );
+    await stack.poller?.idle();
+
+    // Assert: file:checksum covers the decoded file; the href serves it with its encoding.
+    const asset = stack.stac.getAsset(COLLECTION, ITEM, 'encoded.kml');
+    expect(String(asset?.['file:checksum']).toLowerCase()).toBe(multihash(plain));
+    const response = await fetch(String(asset?.href), { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(response.headers.get('content-encoding')).toBe('gzip');
+    expect(multihash(Buffer.from(await response.arrayBuffer()))).toBe(multihash(plain));
   });
 
   it('dead-letters a key outside the layout and keeps the object', async () => {

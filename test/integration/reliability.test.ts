@@ -79,9 +79,20 @@ describe('ingest reliability', () => {
     logs?.stop();
   });
 
-  async function put(key: string, body: Buffer, metadata?: Record<string, string>): Promise<void> {
+  async function put(
+    key: string,
+    body: Buffer,
+    metadata?: Record<string, string>,
+    contentEncoding?: string,
+  ): Promise<void> {
     await stack.clients.s3.send(
-      new PutObjectCommand({ Bucket: stack.info.bucket, Key: key, Body: body, Metadata: metadata }),
+      new PutObjectCommand({
+        Bucket: stack.info.bucket,
+        Key: key,
+        Body: body,
+        Metadata: metadata,
+        ContentEncoding: contentEncoding,
+      }),
     );
   }
 
@@ -665,6 +676,7 @@ describe('ingest reliability', () => {
       key: string;
       body: Buffer;
       metadata?: Record<string, string>;
+      contentEncoding?: string;
       error: string;
       text: string;
     }[] = [
@@ -712,6 +724,13 @@ describe('ingest reliability', () => {
         text: 'Collection "ch.swisstopo.no-such-collection" does not exist',
       },
       {
+        key: `${COLLECTION}/${ITEM}/deflated.csv`,
+        body: csv('deflate'),
+        contentEncoding: 'deflate',
+        error: 'InvalidInputError',
+        text: 'Content-Encoding "deflate"',
+      },
+      {
         key: `${COLLECTION}/${ITEM}/empty.csv`,
         body: Buffer.alloc(0),
         error: 'InvalidInputError',
@@ -720,7 +739,9 @@ describe('ingest reliability', () => {
     ];
 
     // Act
-    for (const entry of cases) await put(entry.key, entry.body, entry.metadata);
+    for (const entry of cases) {
+      await put(entry.key, entry.body, entry.metadata, entry.contentEncoding);
+    }
     await stack.poller?.idle();
 
     // Assert

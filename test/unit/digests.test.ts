@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { computeDigests, ObjectSizeMismatchError, toMultihash } from '../../lambdas/ingest/digests';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import {
+  computeDigests,
+  InvalidEncodingError,
+  ObjectSizeMismatchError,
+  toMultihash,
+} from '../../lambdas/ingest/digests';
 import { InvalidPartPlanError, MIB_BYTES, planParts } from '../../lambdas/ingest/part-plan';
 import type { PartRange } from '../../lambdas/ingest/types';
 
@@ -259,6 +265,42 @@ describe('digests', () => {
 
       // Assert
       await expect(act).rejects.toThrow(InvalidPartPlanError);
+    });
+  });
+
+  describe('computeDigests with a Content-Encoding', () => {
+    const plain = Buffer.from('x,y\n'.repeat(50_000));
+
+    it.each([
+      ['gzip', gzipSync(plain)],
+      ['br', brotliCompressSync(plain)],
+    ] as const)('hashes the decoded %s data', async (encoding, stored) => {
+      // Arrange
+      const parts = [{ partNumber: 1, start: 0, end: stored.length }];
+
+      // Act
+      const digests = await computeDigests(chunked(stored, [1000]), parts, {
+        contentEncoding: encoding,
+      });
+
+      // Assert
+      expect(digests.checksum).toBe(`1220${createHash('sha256').update(plain).digest('hex')}`);
+      expect(digests.md5Parts).toEqual([
+        { part_number: 1, md5: createHash('md5').update(stored).digest('base64') },
+      ]);
+      expect(digests.size).toBe(stored.length);
+    });
+
+    it('rejects data that is not gzip', async () => {
+      // Arrange
+      const parts = [{ partNumber: 1, start: 0, end: plain.length }];
+
+      // Act
+      const digests = computeDigests(chunked(plain, [1000]), parts, { contentEncoding: 'gzip' });
+
+      // Assert
+      await expect(digests).rejects.toThrow(InvalidEncodingError);
+      await expect(digests).rejects.toThrow(/is not valid gzip data/);
     });
   });
 });
