@@ -77,6 +77,15 @@ export interface StacIngestSettings {
   readonly existingBucketName?: string;
 
   /**
+   * ARN of the customer-managed KMS key that encrypts the objects of the existing
+   * bucket (SSE-KMS). The function may then decrypt with this key, but only through S3.
+   * Only valid with `existingBucketName`: the bucket the stack creates uses S3-managed keys.
+   *
+   * @default - no KMS grant for the bucket's objects
+   */
+  readonly bucketKmsKeyArn?: string;
+
+  /**
    * Key prefix that objects must start with to be ingested, for example `incoming/`.
    * The function may then read and list only keys under this prefix.
    *
@@ -200,12 +209,24 @@ export interface StacIngestSettings {
 export type ResolvedSettings = Required<
   Omit<
     StacIngestSettings,
-    'secretArn' | 'secretName' | 'secretKmsKeyArn' | 'existingBucketName' | 'prefix' | 'alarmEmail'
+    | 'secretArn'
+    | 'secretName'
+    | 'secretKmsKeyArn'
+    | 'existingBucketName'
+    | 'bucketKmsKeyArn'
+    | 'prefix'
+    | 'alarmEmail'
   >
 > &
   Pick<
     StacIngestSettings,
-    'secretArn' | 'secretName' | 'secretKmsKeyArn' | 'existingBucketName' | 'prefix' | 'alarmEmail'
+    | 'secretArn'
+    | 'secretName'
+    | 'secretKmsKeyArn'
+    | 'existingBucketName'
+    | 'bucketKmsKeyArn'
+    | 'prefix'
+    | 'alarmEmail'
   >;
 
 /** Error raised for invalid settings, with one message per problem. */
@@ -293,6 +314,20 @@ export function findSettingsProblems(settings: Partial<StacIngestSettings>): str
       'existingBucketName',
       `invalid bucket name "${settings.existingBucketName}". Use 3 to 63 lowercase letters, digits, dots or hyphens.`,
     );
+  }
+  if (settings.bucketKmsKeyArn !== undefined) {
+    if (!KMS_KEY_ARN.test(settings.bucketKmsKeyArn)) {
+      problem(
+        'bucketKmsKeyArn',
+        `invalid value "${settings.bucketKmsKeyArn}". Use a key ARN of the form arn:aws:kms:<region>:<account>:key/<key-id>, not an alias.`,
+      );
+    }
+    if (settings.existingBucketName === undefined) {
+      problem(
+        'bucketKmsKeyArn',
+        'set without existingBucketName. The bucket the stack creates uses S3-managed keys, so set existingBucketName too or leave bucketKmsKeyArn unset.',
+      );
+    }
   }
   if (settings.prefix !== undefined) {
     if (settings.prefix === '') {
@@ -455,6 +490,7 @@ const STRING_KEYS = [
   'secretName',
   'secretKmsKeyArn',
   'existingBucketName',
+  'bucketKmsKeyArn',
   'prefix',
   'logLevel',
   'alarmEmail',

@@ -322,6 +322,17 @@ export class IngestPipeline extends Construct {
       }),
     );
 
+    if (settings.bucketKmsKeyArn !== undefined) {
+      const keyRegion = Arn.split(settings.bucketKmsKeyArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [settings.bucketKmsKeyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${keyRegion}.amazonaws.com` } },
+        }),
+      );
+    }
+
     if (settings.secretKmsKeyArn !== undefined) {
       const keyRegion = Arn.split(settings.secretKmsKeyArn, ArnFormat.SLASH_RESOURCE_NAME).region;
       role.addToPolicy(

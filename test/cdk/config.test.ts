@@ -156,6 +156,11 @@ describe('findSettingsProblems', () => {
       'secretKmsKeyArn: invalid value "arn:aws:kms:eu-central-1:111111111111:alias/stac". Use a key ARN of the form arn:aws:kms:<region>:<account>:key/<key-id>, not an alias.',
     ],
     [
+      'bucket key without existing bucket',
+      { bucketKmsKeyArn: 'arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab' },
+      'bucketKmsKeyArn: set without existingBucketName. The bucket the stack creates uses S3-managed keys, so set existingBucketName too or leave bucketKmsKeyArn unset.',
+    ],
+    [
       'uppercase bucket',
       { existingBucketName: 'My_Bucket' },
       'existingBucketName: invalid bucket name "My_Bucket". Use 3 to 63 lowercase letters, digits, dots or hyphens.',

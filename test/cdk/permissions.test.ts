@@ -104,6 +104,25 @@ describe('function permissions', () => {
     ]);
   });
 
+  test('bucket KMS key grants Decrypt through S3 only', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:111111111111:key/5678efgh-34cd';
+    const { template } = buildStack({
+      existingBucketName: 'provider-uploads',
+      bucketKmsKeyArn: keyArn,
+    });
+    const kmsStatements = functionStatements(template).filter((statement) =>
+      actionsOf(statement).some((action) => action.startsWith('kms:')),
+    );
+    expect(kmsStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: keyArn,
+        Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
+      },
+    ]);
+  });
+
   test('no KMS statement without a key', () => {
     const { template } = buildStack();
     const kmsActions = functionStatements(template)
