@@ -21,7 +21,7 @@ const DEFAULT_DEADLINE_MARGIN_MS = 10_000;
 /** Units used by the ingest metrics, a subset of CloudWatch's. */
 export type MetricUnitName = 'Count' | 'Bytes' | 'Milliseconds';
 
-/** Where the ingest records its metrics; Powertools' Metrics fits this shape. */
+/** Metrics sink of the ingest; Powertools' Metrics fits this shape. */
 export interface MetricsSink {
   addMetric(name: string, unit: MetricUnitName, value: number): unknown;
 }
@@ -109,7 +109,7 @@ function describeAsset(
   return { target, metadata: { ...parsed.fields, id: target.asset, type } };
 }
 
-/** What is known about an object so far, so that a failure can be logged with its target. */
+/** Facts about an object gathered so far, so that a failure can be logged with its target. */
 export interface IngestProgress {
   target?: AssetTarget;
   uploadId?: string;
@@ -310,7 +310,7 @@ function logResult(logger: Logger, ref: ObjectRef, result: ObjectResult): void {
 
   const { error } = result;
   const retryable = error instanceof IngestError ? error.retryable : true;
-  // Invalid input is expected, and `reason` already holds its message with the value and the
+  // Invalid input is expected, and `reason` already contains its message with the value and the
   // fix, so a stack trace would only repeat it.
   const errorField = error instanceof InvalidInputError ? { name: error.name } : error;
   logger.error(retryable ? 'Ingest failed, the record will be retried' : 'Ingest failed', {

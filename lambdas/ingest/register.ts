@@ -178,7 +178,7 @@ async function putAssetMetadata(request: RegisterRequest): Promise<boolean> {
     return await stac.putAsset(target, metadata);
   } catch (error) {
     if (!(error instanceof StacApiError) || error.status !== 404) throw error;
-    // The 404 does not say which parent is missing, so one more request tells them apart.
+    // The 404 does not name the missing parent, so one more request distinguishes them.
     const collectionMissing =
       target.item === undefined || !(await stac.collectionExists(target.collection));
     const parent = collectionMissing

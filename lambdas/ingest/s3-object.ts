@@ -16,7 +16,7 @@ export class ObjectChangedError extends IngestError {
   readonly retryable = true;
 }
 
-/** What HeadObject returns about the object being ingested. */
+/** Metadata of the object being ingested, as HeadObject returns it. */
 export interface ObjectHead {
   readonly size: number;
   readonly eTag: string;

@@ -216,7 +216,7 @@ export class StacClient {
     const response = await this.send('GET', path, undefined, { allow404: true });
     if (response.status === 404) return undefined;
 
-    // A proxy or maintenance page may answer 200 with something else; acting on it as an
+    // A proxy or maintenance page may return 200 with another body. Acting on it as an
     // asset would, for example, report a media type conflict that does not exist.
     const body = response.body as Partial<StacAsset> | undefined;
     if (typeof body !== 'object' || body === null || typeof body.type !== 'string') {
