@@ -205,29 +205,19 @@ export interface StacIngestSettings {
   readonly alarmEmail?: string;
 }
 
+/** Settings that stay optional after defaults are applied, because unset has a meaning. */
+type OptionalSettingKey =
+  | 'secretArn'
+  | 'secretName'
+  | 'secretKmsKeyArn'
+  | 'existingBucketName'
+  | 'bucketKmsKeyArn'
+  | 'prefix'
+  | 'alarmEmail';
+
 /** Settings with every default applied. */
-export type ResolvedSettings = Required<
-  Omit<
-    StacIngestSettings,
-    | 'secretArn'
-    | 'secretName'
-    | 'secretKmsKeyArn'
-    | 'existingBucketName'
-    | 'bucketKmsKeyArn'
-    | 'prefix'
-    | 'alarmEmail'
-  >
-> &
-  Pick<
-    StacIngestSettings,
-    | 'secretArn'
-    | 'secretName'
-    | 'secretKmsKeyArn'
-    | 'existingBucketName'
-    | 'bucketKmsKeyArn'
-    | 'prefix'
-    | 'alarmEmail'
-  >;
+export type ResolvedSettings = Required<Omit<StacIngestSettings, OptionalSettingKey>> &
+  Pick<StacIngestSettings, OptionalSettingKey>;
 
 /** Error raised for invalid settings, with one message per problem. */
 export class InvalidSettingsError extends Error {

@@ -3,8 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { type LocalStack, startLocalStack } from './stack';
+import { countMessages, startLocalStack } from './stack';
 
 const SAMPLES_DIR = resolve(__dirname, '..', 'samples');
 const COLLECTION = 'ch.swisstopo.ingest-demo';
@@ -36,20 +35,6 @@ async function hashDownload(href: string): Promise<string> {
   return `1220${createHash('sha256')
     .update(Buffer.from(await response.arrayBuffer()))
     .digest('hex')}`;
-}
-
-async function countMessages(stack: LocalStack, queueUrl: string): Promise<number> {
-  const output = await stack.clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  const attributes = output.Attributes ?? {};
-  return (
-    Number(attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -125,7 +110,7 @@ async function main(): Promise<number> {
       }
     }
 
-    const deadLetters = await countMessages(stack, stack.info.deadLetterQueueUrl);
+    const deadLetters = await countMessages(stack.clients.sqs, stack.info.deadLetterQueueUrl);
     if (deadLetters > 0) {
       progress(`FAILED: ${deadLetters} message(s) in the dead-letter queue`);
       failures += 1;

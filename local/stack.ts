@@ -2,6 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createLambdaHandler } from '../lambdas/ingest/lambda';
 import { redactLogValue } from '../lambdas/ingest/redact';
@@ -204,4 +205,19 @@ function createLocalHandler(aws: LocalAws, stac: StacEmulator, options: LocalSta
   const invoke = (event: SQSEvent, context: Context) =>
     handler(event, context) as Promise<SQSBatchResponse>;
   return Object.assign(invoke, { runtime: handler.runtime, clients });
+}
+
+/** Counts the queue's messages, visible and in flight, as SQS approximates them. */
+export async function countMessages(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const output = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  const attributes = output.Attributes ?? {};
+  return (
+    Number(attributes.ApproximateNumberOfMessages ?? 0) +
+    Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
 }

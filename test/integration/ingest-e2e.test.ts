@@ -3,8 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { type LocalStack, startLocalStack } from '../../local/stack';
+import { countMessages, type LocalStack, startLocalStack } from '../../local/stack';
 
 const SAMPLES = join(__dirname, '..', '..', 'samples');
 const COLLECTION = 'ch.swisstopo.ingest-demo';
@@ -19,20 +18,6 @@ async function download(href: string): Promise<Buffer> {
   const response = await fetch(href);
   expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer());
-}
-
-async function queueDepth(stack: LocalStack, queueUrl: string): Promise<number> {
-  const output = await stack.clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  const attributes = output.Attributes ?? {};
-  return (
-    Number(attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
 }
 
 describe('ingest end to end', () => {
@@ -93,7 +78,7 @@ describe('ingest end to end', () => {
       'application/x.shapefile+zip',
     );
     expect(stack.stac.uploadsInProgress()).toEqual([]);
-    expect(await queueDepth(stack, stack.info.deadLetterQueueUrl)).toBe(0);
+    expect(await countMessages(stack.clients.sqs, stack.info.deadLetterQueueUrl)).toBe(0);
   });
 
   it('registers a second upload of the same file without a new upload', async () => {
@@ -191,8 +176,8 @@ describe('ingest end to end', () => {
     await stack.poller?.idle();
 
     // Assert
-    expect(await queueDepth(stack, stack.info.deadLetterQueueUrl)).toBe(1);
-    expect(await queueDepth(stack, stack.info.queueUrl)).toBe(0);
+    expect(await countMessages(stack.clients.sqs, stack.info.deadLetterQueueUrl)).toBe(1);
+    expect(await countMessages(stack.clients.sqs, stack.info.queueUrl)).toBe(0);
     const head = await stack.clients.s3.send(
       new HeadObjectCommand({ Bucket: stack.info.bucket, Key: key }),
     );

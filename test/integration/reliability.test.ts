@@ -8,13 +8,12 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import {
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import type { BatchResult } from '../../local/poller';
-import { type LocalStack, startLocalStack } from '../../local/stack';
+import { countMessages, type LocalStack, startLocalStack } from '../../local/stack';
 import { captureLogs, type LogCapture } from '../helpers/log-capture';
 
 const COLLECTION = 'ch.swisstopo.ingest-demo';
@@ -96,20 +95,6 @@ describe('ingest reliability', () => {
     );
   }
 
-  async function queueDepth(queueUrl: string): Promise<number> {
-    const output = await stack.clients.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    const attributes = output.Attributes ?? {};
-    return (
-      Number(attributes.ApproximateNumberOfMessages ?? 0) +
-      Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
-    );
-  }
-
   function requests(method: string, pathEnd: string | RegExp, status?: number) {
     return stack.stac.requestLog.filter(
       (entry) =>
@@ -135,8 +120,8 @@ describe('ingest reliability', () => {
   }
 
   async function expectQueuesEmpty(): Promise<void> {
-    expect(await queueDepth(stack.info.queueUrl)).toBe(0);
-    expect(await queueDepth(stack.info.deadLetterQueueUrl)).toBe(0);
+    expect(await countMessages(stack.clients.sqs, stack.info.queueUrl)).toBe(0);
+    expect(await countMessages(stack.clients.sqs, stack.info.deadLetterQueueUrl)).toBe(0);
   }
 
   /** Creates an upload in progress on the asset, as another invocation would. */
@@ -265,7 +250,7 @@ describe('ingest reliability', () => {
       'Message failed permanently and was sent to the dead-letter queue',
     );
     expect(stack.stac.uploadsInProgress()).toEqual([]);
-    expect(await queueDepth(stack.info.queueUrl)).toBe(0);
+    expect(await countMessages(stack.clients.sqs, stack.info.queueUrl)).toBe(0);
     const dead = await receiveDeadLetters();
     expect(dead).toHaveLength(1);
     expect(dead[0].key).toBe(`${COLLECTION}/${ITEM}/reject-400.csv`);
@@ -745,7 +730,7 @@ describe('ingest reliability', () => {
     await stack.poller?.idle();
 
     // Assert
-    expect(await queueDepth(stack.info.queueUrl)).toBe(0);
+    expect(await countMessages(stack.clients.sqs, stack.info.queueUrl)).toBe(0);
     const dead = await receiveDeadLetters();
     const records = logs.records(from);
     for (const entry of cases) {
