@@ -388,6 +388,8 @@ export function putAsset(
     updated: now,
   };
   // Validates every field before changing any, so a rejected body leaves the asset as it was.
+  // NOTE: optional fields left out of a PUT body are kept, and null removes one. Whether
+  // service-stac's PUT keeps or clears omitted fields is not confirmed.
   applyOptionalFields(asset, body);
   asset.updated = now;
   if (existing) {
