@@ -33,12 +33,12 @@ export class ObjectSizeMismatchError extends IngestError {
 export async function computeDigests(
   body: AsyncIterable<Uint8Array>,
   parts: readonly PartRange[],
-  options: { contentEncoding?: ContentEncoding } = {},
+  options: { contentEncoding?: ContentEncoding; signal?: AbortSignal } = {},
 ): Promise<ObjectDigests> {
   assertContiguous(parts);
   const expectedSize = parts[parts.length - 1].end;
   const sha256 = createHash('sha256');
-  const decoder = createDecoder(options.contentEncoding, sha256);
+  const decoder = createDecoder(options.contentEncoding, sha256, options.signal);
   const md5Parts: PartMd5[] = [];
   let partIndex = 0;
   let partHash: Hash = createHash('md5');
@@ -96,19 +96,31 @@ export class InvalidEncodingError extends InvalidInputError {}
 function createDecoder(
   encoding: ContentEncoding | undefined,
   hash: Hash,
+  signal: AbortSignal | undefined,
 ): { write(chunk: Uint8Array): Promise<void>; end(): Promise<void> } | undefined {
   if (encoding === undefined) return undefined;
   const decoder = encoding === 'gzip' ? createGunzip() : createBrotliDecompress();
   let failure: Error | undefined;
-  decoder.on('data', (chunk: Buffer) => hash.update(chunk));
+  let stopped: Error | undefined;
+  decoder.on('data', (chunk: Buffer) => {
+    // A small chunk can decode to gigabytes, so the deadline is checked per decoded chunk.
+    if (signal?.aborted) {
+      stopped ??= new Error('decoding was stopped at the invocation deadline');
+      decoder.destroy(stopped);
+      return;
+    }
+    hash.update(chunk);
+  });
   decoder.on('error', (error) => {
     failure ??= error;
   });
   const invalid = (error: Error) =>
-    new InvalidEncodingError(
-      `The object's data is not valid ${encoding} data (${error.message}), although its Content-Encoding is ${encoding}: upload it again with the Content-Encoding that matches its bytes, or none.`,
-      { cause: error },
-    );
+    error === stopped
+      ? error
+      : new InvalidEncodingError(
+          `The object's data is not valid ${encoding} data (${error.message}), although its Content-Encoding is ${encoding}: upload it again with the Content-Encoding that matches its bytes, or none.`,
+          { cause: error },
+        );
 
   return {
     async write(chunk) {

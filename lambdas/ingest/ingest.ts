@@ -11,7 +11,7 @@ import { parseUserMetadata } from './metadata';
 import { type ChecksumSource, prepareObject } from './object-digests';
 import { planParts } from './part-plan';
 import { registerAsset } from './register';
-import { headObject, ObjectChangedError, type ObjectHead } from './s3-object';
+import { headObject, ObjectChangedError, type ObjectHead, ObjectReadError } from './s3-object';
 import { redactUrl, type StacClient } from './stac-client';
 import type { AssetMetadata, AssetTarget, ObjectRef } from './types';
 
@@ -161,7 +161,14 @@ export async function ingestObject(
     parts,
     undefined,
     signal,
-  );
+  ).catch((error: unknown) => {
+    // A stream cut by the deadline fails with a bare "aborted", so name the cause.
+    if (!signal?.aborted || error instanceof IngestError) throw error;
+    throw new ObjectReadError(
+      `Reading s3://${ref.bucket}/${ref.key} was stopped before the invocation deadline: the record is retried.`,
+      { cause: error },
+    );
+  });
   logger.debug('Obtained digests', {
     checksum: digests.checksum,
     checksum_source: checksumSource,

@@ -44,7 +44,10 @@ export async function prepareObject(
 ): Promise<PreparedObject> {
   const openPart = (part: PartRange) => openObject(s3, ref, head, part, signal);
   // The caller rejects any other Content-Encoding before it plans the upload.
-  const digestOptions = { contentEncoding: head.contentEncoding as ContentEncoding | undefined };
+  const digestOptions = {
+    contentEncoding: head.contentEncoding as ContentEncoding | undefined,
+    signal,
+  };
 
   const stored = digestsFromStoredChecksums(head, parts);
   if (stored !== undefined) {

@@ -121,7 +121,7 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
 
   const sameChecksum =
     existing?.['file:checksum']?.toLowerCase() === digests.checksum.toLowerCase();
-  if (existing !== undefined && sameChecksum) {
+  if (existing !== undefined && sameChecksum && (await sameEncoding(request))) {
     const metadataUpdated = !metadataMatches(existing, metadata);
     if (metadataUpdated) await stac.putAsset(target, metadata);
     return { outcome: 'unchanged', assetCreated: false, metadataUpdated, href: existing.href };
@@ -134,7 +134,10 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
   try {
     uploadId = await uploadFile(request);
   } catch (error) {
-    if (assetCreated) await removeCreatedAsset(request);
+    // Another invocation's upload in progress owns the asset now, so it stays.
+    if (assetCreated && !(error instanceof UploadInProgressError)) {
+      await removeCreatedAsset(request);
+    }
     throw error;
   }
 
@@ -155,6 +158,21 @@ export async function registerAsset(request: RegisterRequest): Promise<RegisterR
 }
 
 /**
+ * Returns true when the asset's file was uploaded with the same Content-Encoding as this one.
+ * file:checksum covers the decoded data, so the same checksum alone does not tell a gzip
+ * file from a plain one. The asset does not show its encoding, but its last completed
+ * upload does.
+ */
+async function sameEncoding(request: RegisterRequest): Promise<boolean> {
+  const completed = await request.stac.listUploads(request.target, 'completed');
+  if (completed.length === 0) return request.contentEncoding === undefined;
+  const latest = completed.reduce((newest, upload) =>
+    (upload.completed ?? upload.created) > (newest.completed ?? newest.created) ? upload : newest,
+  );
+  return (latest.content_encoding ?? undefined) === request.contentEncoding;
+}
+
+/**
  * Deletes the asset that this call created when its upload failed, so the catalogue shows no
  * asset without a file. An asset that has a file by now (another invocation completed an
  * upload) is kept. A failed delete is reported, not raised, because the upload error matters.
@@ -164,6 +182,10 @@ async function removeCreatedAsset(request: RegisterRequest): Promise<void> {
   try {
     const current = await stac.getAsset(target);
     if (current === undefined || current['file:checksum'] !== undefined) return;
+    // An upload in progress means another invocation is giving the asset its file.
+    if ((await stac.listUploads(target, 'in-progress')).length > 0) return;
+    // NOTE: the API has no conditional delete, so an upload that another invocation creates
+    // and completes between these reads and the delete would be lost with the asset.
     await stac.deleteAsset(target);
     request.onCreatedAssetRemoved?.();
   } catch (error) {

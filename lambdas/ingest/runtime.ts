@@ -169,7 +169,8 @@ export function createBatchHandler(options: BatchHandlerOptions) {
       remainingTimeMs,
     });
 
-    const fromSqs = event.Records.length > 0 && 'messageId' in event.Records[0];
+    const first: unknown = event.Records[0];
+    const fromSqs = typeof first === 'object' && first !== null && 'messageId' in first;
     if (!fromSqs && result.batchItemFailures.length > 0) {
       // S3 invokes the function asynchronously and retries, then dead-letters, only an
       // invocation that throws: a returned failure list would drop the records.

@@ -94,7 +94,9 @@ export interface StacUpload {
   readonly number_parts: number;
   readonly urls?: UploadUrl[];
   readonly created: string;
+  readonly completed?: string;
   readonly 'file:checksum': string;
+  readonly content_encoding?: string;
 }
 
 /** Body of upload creation. */
@@ -272,7 +274,13 @@ export class StacClient {
    * reserved before the invocation deadline, because it cleans up after a failure.
    */
   async deleteAsset(target: AssetTarget): Promise<void> {
-    await this.send('DELETE', this.assetPath(target), undefined, { allow404: true, cleanup: true });
+    // One attempt only: the caller checked the asset just before, and a retry after a backoff
+    // would act on a state that may have changed in the meantime.
+    await this.send('DELETE', this.assetPath(target), undefined, {
+      allow404: true,
+      cleanup: true,
+      once: true,
+    });
   }
 
   /**
@@ -294,7 +302,7 @@ export class StacClient {
     openBody: () => Promise<Readable>,
   ): Promise<string> {
     const operation = `PUT part ${part.partNumber} to ${redactUrl(url)}`;
-    return this.withRetries(operation, false, async () => {
+    return this.withRetries(operation, false, false, async () => {
       const timeLimitMs = this.requestTimeLimitMs(operation, false);
       const body = await openBody();
       const response = await this.putStream(
@@ -324,13 +332,13 @@ export class StacClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { allow404?: boolean; cleanup?: boolean } = {},
+    options: { allow404?: boolean; cleanup?: boolean; once?: boolean } = {},
   ): Promise<{ status: number; body: unknown }> {
     const operation = `${method} ${path}`;
     const cleanup = options.cleanup ?? false;
     let renewedToken = false;
 
-    return this.withRetries(operation, cleanup, async () => {
+    return this.withRetries(operation, cleanup, options.once ?? false, async () => {
       const timeLimitMs = this.requestTimeLimitMs(operation, cleanup);
       const token = method === 'GET' ? undefined : await this.tokens.getToken();
       const headers: Record<string, string> = { Accept: 'application/json' };
@@ -388,6 +396,7 @@ export class StacClient {
   private async withRetries<T>(
     operation: string,
     cleanup: boolean,
+    once: boolean,
     attempt: () => Promise<T>,
   ): Promise<T> {
     for (let retry = 0; ; retry += 1) {
@@ -395,7 +404,8 @@ export class StacClient {
         return await attempt();
       } catch (error) {
         if (error instanceof StacApiError) error.attempts = retry + 1;
-        if (!(error instanceof StacApiError) || !error.transient || retry >= this.maxRetries) {
+        const maxRetries = once ? 0 : this.maxRetries;
+        if (!(error instanceof StacApiError) || !error.transient || retry >= maxRetries) {
           throw error;
         }
         const ceiling = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** retry);

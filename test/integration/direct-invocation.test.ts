@@ -145,4 +145,21 @@ describe('ingest without SQS in between', () => {
       stack.stac.getAsset('ch.swisstopo.ingest-demo', 'demo-item', 'direct.csv'),
     ).toBeDefined();
   });
+
+  it('throws for an invalid plain event record', async () => {
+    // Arrange
+    const event = { Records: [null] } as unknown as SQSEvent;
+    const context = {
+      awsRequestId: 'invalid-record',
+      functionName: 'stac-ingest-local',
+      getRemainingTimeInMillis: () => 60_000,
+    } as unknown as Context;
+
+    // Act
+    const invocation = stack.handler(event, context);
+
+    // Assert
+    await expect(invocation).rejects.toThrow(BatchFailedError);
+    await expect(invocation).rejects.toThrow('1 of 1 S3 event records failed (invalid records)');
+  });
 });

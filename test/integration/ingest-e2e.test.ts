@@ -167,6 +167,37 @@ describe('ingest end to end', () => {
     expect(multihash(Buffer.from(await response.arrayBuffer()))).toBe(multihash(plain));
   });
 
+  it('uploads again when only the encoding changed', async () => {
+    // Arrange: the same content, first plain, then gzip-encoded.
+    const plain = await readFile(join(SAMPLES, 'places-4326.csv'));
+    const key = `${COLLECTION}/${ITEM}/recoded.csv`;
+    await put(key, plain);
+    await stack.poller?.idle();
+    const creates = () =>
+      stack.stac.requestLog.filter(
+        (entry) => entry.method === 'POST' && entry.path.endsWith('/recoded.csv/uploads'),
+      ).length;
+    const uploadsBefore = creates();
+
+    // Act
+    await stack.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.info.bucket,
+        Key: key,
+        Body: gzipSync(plain),
+        ContentEncoding: 'gzip',
+      }),
+    );
+    await stack.poller?.idle();
+
+    // Assert
+    expect(creates()).toBe(uploadsBefore + 1);
+    const asset = stack.stac.getAsset(COLLECTION, ITEM, 'recoded.csv');
+    expect(String(asset?.['file:checksum']).toLowerCase()).toBe(multihash(plain));
+    const response = await fetch(String(asset?.href), { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(response.headers.get('content-encoding')).toBe('gzip');
+  });
+
   it('dead-letters a key outside the layout and keeps the object', async () => {
     // Arrange
     const key = 'Not A Collection/file.csv';

@@ -376,6 +376,57 @@ describe('ingest reliability', () => {
     await expectQueuesEmpty();
   });
 
+  it('keeps a new asset that another upload has taken over', async () => {
+    // Arrange: right after the function creates the asset, another invocation starts its
+    // upload; that upload ends before the record's second delivery.
+    const from = logs.lines.length;
+    const body = csv('race');
+    const target = { collection: COLLECTION, item: ITEM, asset: 'race.csv' };
+    let otherId = '';
+    let creatingOther = false;
+    let functionCreates = 0;
+    stack.stac.faults.add({
+      method: 'POST',
+      path: '/race.csv/uploads',
+      // The other invocation's own create passes through this rule too.
+      times: 3,
+      action: { kind: 'pass' },
+      before: async () => {
+        if (creatingOther) return;
+        functionCreates += 1;
+        const runtime = stack.runtime();
+        if (runtime === undefined) throw new Error('The function has not run yet');
+        if (functionCreates === 1) {
+          creatingOther = true;
+          const upload = await runtime.stac.createUpload(target, {
+            number_parts: 1,
+            md5_parts: [{ part_number: 1, md5: md5Base64(body) }],
+            'file:checksum': multihash(body),
+          });
+          creatingOther = false;
+          otherId = upload.upload_id;
+          return;
+        }
+        // The asset survived the first delivery's failure, with the other upload in it.
+        expect(stack.stac.getAsset(COLLECTION, ITEM, 'race.csv')).toBeDefined();
+        expect(stack.stac.uploadStatus(otherId)).toBe('in-progress');
+        await runtime.stac.abortUpload(target, otherId);
+      },
+    });
+
+    // Act
+    await ingest('race.csv', body);
+
+    // Assert
+    expect(requests('DELETE', '/race.csv')).toHaveLength(0);
+    expect(messagesSince(from)).not.toContain(
+      'Deleted the asset created for the failed upload, so no asset without a file remains',
+    );
+    expect(checksumOf('race.csv')).toBe(multihash(body));
+    expect(stack.stac.uploadsInProgress()).toEqual([]);
+    await expectQueuesEmpty();
+  });
+
   it('leaves a recent upload in progress alone', async () => {
     // Arrange: the other invocation ends its upload before the record's second delivery.
     const from = logs.lines.length;
