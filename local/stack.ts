@@ -32,7 +32,7 @@ export interface LocalStackInfo {
 
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {
-  /** Where to write the endpoints as JSON; `false` writes nothing. @default `.local/stack.json` */
+  /** Path of the JSON file that receives the endpoints; `false` writes none. @default `.local/stack.json` */
   readonly stateFile?: string | false;
   /** Preferred part size in MiB, as `PART_SIZE_MIB` sets it for the function. @default 64 */
   readonly partSizeMib?: number;

@@ -24,7 +24,7 @@ const ABORT_SAFETY_MS = 500;
 const MIN_REQUEST_TIME_MS = 250;
 
 /**
- * Whether a later delivery of the record can succeed after this status. It can after a
+ * Tells whether a later delivery of the record can succeed after this status: it can after a
  * network error, 401, 408, 409, 429 and 5xx. Other 4xx need a person to fix the input or setup.
  */
 function isRetryableLater(status: number | undefined): boolean {

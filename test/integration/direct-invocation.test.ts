@@ -15,7 +15,7 @@ const MIB = 1024 * 1024;
 const KEY = 'ch.swisstopo.ingest-demo/demo-item/stall.tif';
 
 /**
- * A proxy in front of moto_server that never responds to the ranged part reads of the key, as a
+ * Starts a proxy in front of moto_server that never responds to the ranged part reads of the key, as a
  * stalled S3 connection would, and passes every other request through.
  */
 async function startStallingProxy(target: string, stalled: string[]): Promise<Server> {

@@ -6,7 +6,7 @@ import { redactUrl, StacApiError, StacClient } from '../../lambdas/ingest/stac-c
 
 type Route = (request: IncomingMessage, body: string, response: ServerResponse) => void;
 
-/** A loopback HTTP server whose answers the test scripts, one route call at a time. */
+/** Starts a loopback HTTP server whose responses the test scripts, one route call at a time. */
 async function startServer(
   route: Route,
 ): Promise<{ url: string; server: Server; calls: string[] }> {
