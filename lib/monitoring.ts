@@ -69,62 +69,63 @@ export class IngestMonitoring extends Construct {
     }
 
     const filesFailed = ingestMetric('FilesFailed', 'Sum');
+    // Every alarm fires when its metric goes above the threshold in one period, and treats
+    // missing data (no traffic) as fine.
+    const alarmAbove = (
+      id: string,
+      alarmDescription: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+    ) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric,
+        threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
     this.alarms = {
-      deadLetterQueue: new cloudwatch.Alarm(this, 'DeadLetterQueueAlarm', {
-        alarmDescription:
-          'Messages are in the stac-ingest dead-letter queue: invalid input at once, other ' +
+      deadLetterQueue: alarmAbove(
+        'DeadLetterQueueAlarm',
+        'Messages are in the stac-ingest dead-letter queue: invalid input at once, other ' +
           'failures after every delivery failed. Fix the cause from the message attributes or ' +
           'the function logs, then redrive the dead-letter queue or upload the file again.',
-        metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: 'Maximum',
         }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      queueAge: new cloudwatch.Alarm(this, 'QueueAgeAlarm', {
-        alarmDescription:
-          'The oldest message in the stac-ingest queue is older than the threshold: ' +
+        0,
+      ),
+      queueAge: alarmAbove(
+        'QueueAgeAlarm',
+        'The oldest message in the stac-ingest queue is older than the threshold: ' +
           'ingestion is stalled or slower than the upload rate.',
-        metric: props.queue.metricApproximateAgeOfOldestMessage({
+        props.queue.metricApproximateAgeOfOldestMessage({
           period: Duration.minutes(5),
           statistic: 'Maximum',
         }),
-        threshold: props.queueAgeAlarmThreshold.toSeconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      functionErrors: new cloudwatch.Alarm(this, 'FunctionErrorsAlarm', {
-        alarmDescription:
-          'Invocations of the stac-ingest function failed as a whole (crash, timeout or out of memory).',
-        metric: props.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      functionThrottles: new cloudwatch.Alarm(this, 'FunctionThrottlesAlarm', {
-        alarmDescription:
-          'Invocations of the stac-ingest function were throttled by the account or function concurrency limit.',
-        metric: props.function.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      filesFailed: new cloudwatch.Alarm(this, 'FilesFailedAlarm', {
-        alarmDescription:
-          'The stac-ingest function failed to publish files. ' +
+        props.queueAgeAlarmThreshold.toSeconds(),
+      ),
+      functionErrors: alarmAbove(
+        'FunctionErrorsAlarm',
+        'Invocations of the stac-ingest function failed as a whole (crash, timeout or out of memory).',
+        props.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        0,
+      ),
+      functionThrottles: alarmAbove(
+        'FunctionThrottlesAlarm',
+        'Invocations of the stac-ingest function were throttled by the account or function concurrency limit.',
+        props.function.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+        0,
+      ),
+      filesFailed: alarmAbove(
+        'FilesFailedAlarm',
+        'The stac-ingest function failed to publish files. ' +
           'The function logs name each file and the error.',
-        metric: filesFailed,
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+        filesFailed,
+        0,
+      ),
     };
     const action = new SnsAction(this.topic);
     for (const alarm of Object.values(this.alarms)) {
