@@ -348,9 +348,9 @@ function renderReport(input: {
       'ranged read costs its own length. The emulator also copies the parts into one file and ' +
       'hashes it again on complete, which S3 and the real API do not do.',
     '',
-    'For small files the ratio measures fixed costs, not bytes: the baseline makes two ' +
-      'requests (one GetObject, one part PUT), while the ingest makes nine (two HeadObject, ' +
-      'one GetObject, and six to the API: read the asset, put its metadata, create the upload, ' +
+    'For small files the ratio measures fixed costs, not bytes. The baseline makes two ' +
+      'requests (one GetObject, one part PUT). The ingest makes nine: two HeadObject, one ' +
+      'GetObject, and six to the API (read the asset, put its metadata, create the upload, ' +
       'send the part, complete, read the asset back). Each of them has a purpose: the second ' +
       'HeadObject catches an object overwritten during the upload, and the reads of the asset ' +
       'skip unchanged files and verify the stored checksum.',

@@ -85,10 +85,10 @@ export interface LocalStack {
 }
 
 /**
- * Starts the whole pipeline on this machine: moto_server for S3, SQS,
- * Secrets Manager and Cognito; the STAC API emulator, which checks tokens
- * against the user pool; and a poller that delivers the queue's messages to
- * the ingest function in batches, as the Lambda event source mapping does.
+ * Starts the whole pipeline on this machine. moto_server plays S3, SQS,
+ * Secrets Manager and Cognito, and the STAC API emulator checks tokens against
+ * the user pool. A poller delivers the queue's messages to the ingest function
+ * in batches, as the Lambda event source mapping does.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);

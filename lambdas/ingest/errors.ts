@@ -1,6 +1,6 @@
 /**
- * Base of every error the ingest raises on purpose. `retryable` tells the
- * batch loop whether a later delivery of the same record can succeed.
+ * Base of every error the ingest raises on purpose. `retryable` is true when a
+ * later delivery of the same record can succeed, so the batch loop retries it.
  */
 export abstract class IngestError extends Error {
   abstract readonly retryable: boolean;

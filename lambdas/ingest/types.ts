@@ -11,7 +11,7 @@ export interface ObjectRef {
   readonly sequencer?: string;
 }
 
-/** Where an object is registered: a collection asset when `item` is absent. */
+/** Asset an object is registered as: a collection asset when `item` is absent. */
 export interface AssetTarget {
   readonly collection: string;
   readonly item?: string;

@@ -217,6 +217,7 @@ export function validateItemBody(
 ): Record<string, unknown> {
   validateId('id', itemId);
   checkBodyId(body, itemId);
+
   const geometry = body.geometry as Record<string, unknown> | undefined;
   if (
     geometry === null ||
@@ -226,6 +227,7 @@ export function validateItemBody(
   ) {
     throw validationError('geometry', 'This field is required and must be a GeoJSON geometry.');
   }
+
   const properties = body.properties as Record<string, unknown> | undefined;
   if (properties === null || typeof properties !== 'object') {
     throw validationError('properties', 'This field is required and must be an object.');
@@ -245,6 +247,7 @@ export function validateItemBody(
       throw validationError(`properties.${field}`, `Invalid datetime string ${String(value)}`);
     }
   }
+
   const stored = withoutGeneratedFields(body);
   delete stored.id;
   const { created: _created, updated: _updated, ...userProperties } = properties;
@@ -372,6 +375,7 @@ export function putAsset(
     throw validationError('href', 'External assets are not allowed in this collection.');
   }
   const mediaType = validateMediaType(assetId, body.type);
+
   const now = context.now().toISOString();
   const existing = assets.get(assetId);
   if (existing && existing.type !== mediaType) {
@@ -392,6 +396,7 @@ export function putAsset(
   // service-stac's PUT keeps or clears omitted fields is not confirmed.
   applyOptionalFields(asset, body);
   asset.updated = now;
+
   if (existing) {
     return { status: 200, body: renderAsset(context, parent, asset) };
   }

@@ -38,8 +38,8 @@ export function validationError(field: string, message: string): ApiError {
 }
 
 /** Builds the 404 error the API returns for a missing resource. */
-export function notFound(what: string): ApiError {
-  return new ApiError(404, `${what} not found`);
+export function notFound(resource: string): ApiError {
+  return new ApiError(404, `${resource} not found`);
 }
 
 /** Sends `body` as JSON with the given status. */

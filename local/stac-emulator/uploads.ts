@@ -352,10 +352,10 @@ function setAssetFile(
 }
 
 /**
- * Handles `PUT` on a presigned part URL: verifies the signature, lifetime and
- * `Content-MD5` header, streams the body to a file while computing its MD5, and returns
- * 200 with the quoted hex MD5 as `ETag`, or an S3 XML error (400 `BadDigest` when the
- * body does not match the header, 404 `NoSuchUpload` when the upload is not in progress).
+ * Handles `PUT` on a presigned part URL. It verifies the signature, lifetime and
+ * `Content-MD5` header, then streams the body to a file while computing its MD5. It returns
+ * 200 with the quoted hex MD5 as `ETag`, or an S3 XML error: 400 `BadDigest` when the body
+ * does not match the header, 404 `NoSuchUpload` when the upload is not in progress.
  */
 export async function putPart(
   context: EmulatorContext,

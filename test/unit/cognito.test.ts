@@ -25,7 +25,7 @@ const CREDENTIALS = {
 };
 const SUBJECT = '0b7e-sub-1234';
 
-/** An unsigned JWT with the given subject; the provider only decodes it. */
+/** Builds an unsigned JWT with the given subject, which the provider only decodes. */
 function fakeJwt(subject: string, label: string, username?: string): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${encode({ alg: 'none' })}.${encode({ sub: subject, username, label })}.`;
